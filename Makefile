@@ -1,0 +1,58 @@
+# avflow: a thin front for CMake. `make run` and `make check` work on a fresh
+# Debian machine: each first installs what is missing (scripts/setup.sh).
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE_ARGS ?=
+
+# nvcc usually lives outside PATH; let CMake find it.
+ifneq ($(wildcard /usr/local/cuda/bin/nvcc),)
+export PATH := /usr/local/cuda/bin:$(PATH)
+endif
+
+.PHONY: all deps build run check test asan install bundle clean help
+
+all: build
+
+help:
+	@echo "make run      set up, build, run the main job on the built-in sample"
+	@echo "make check    set up, build, run every test (plus an ASan+UBSan pass)"
+	@echo "make build    configure and build into $(BUILD)/"
+	@echo "make test     run the tests of the existing $(BUILD)/"
+	@echo "make bundle   build for sm_90 and pack a bundle for a GPU machine"
+	@echo "make install  install into PREFIX (default /usr/local)"
+
+deps:
+	@scripts/setup.sh
+
+$(BUILD)/CMakeCache.txt:
+	cmake -S . -B $(BUILD) -DAVF_WERROR=ON $(CMAKE_ARGS)
+
+build: deps $(BUILD)/CMakeCache.txt
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	$(BUILD)/bin/avflow info
+
+test:
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+
+asan: deps
+	cmake -S . -B $(ASAN_BUILD) -DAVF_SANITIZE=ON -DAVF_WERROR=ON -DAVF_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
+
+check: build
+	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	scripts/check-install.sh $(BUILD)
+	$(MAKE) --no-print-directory asan
+
+install: build
+	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)
+
+bundle: build
+	scripts/device-bundle.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Pack what the GPU machine needs into .bundle/ (git-ignored): the avflow
+# binaries, the test and benchmark executables, and the Debian runtime
+# libraries the GPU machine lacks (it has CUDA, cuBLAS, cuDNN and cuFFT but
+# not cmocka). scripts/gpu-check.sh runs it there; the device tool carries it:
+#   carry: [".bundle"]   command: scripts/gpu-check.sh
+set -euo pipefail
+build=${1:-build}
+root=$(cd "$(dirname "$0")/.." && pwd)
+out="$root/.bundle"
+rm -rf "$out"
+mkdir -p "$out/bin" "$out/lib" "$out/tests" "$out/bench"
+cp -a "$build/bin/avflow" "$out/bin/"
+cp -a "$build"/src/libavflow.so* "$out/lib/"
+find "$build/tests" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \;
+find "$build/bench" -maxdepth 2 -type f -perm -u+x -name 'bench_*' -exec cp -a {} "$out/bench/" \; 2>/dev/null || true
+# Debian libraries that the Ubuntu GPU image does not ship.
+for lib in libcmocka.so.0 libprotobuf-c.so.1; do
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
+  cp -L "$path" "$out/lib/$lib"
+done
+git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"
+du -sh "$out"
+echo "device-bundle: ready in .bundle/ (commit $(cat "$out/COMMIT"))"

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Runs on the GPU machine over a bundle from scripts/device-bundle.sh: every
+# unit test against the real GPU, then the benchmarks. Writes logs to $OUT
+# (or ./gpu-out) and ends with a summary table.
+#   usage: scripts/gpu-check.sh [--no-bench] [bench args...]
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+b="$root/.bundle"
+out=${OUT:-$root/gpu-out}
+mkdir -p "$out"
+run_bench=1
+[ "${1:-}" = "--no-bench" ] && { run_bench=0; shift; }
+export LD_LIBRARY_PATH="$b/lib:${LD_LIBRARY_PATH:-}"
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "commit: $(cat "$b/COMMIT")"
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm,clocks.mem --format=csv,noheader
+  echo "host: $(nproc) cores, $(uname -r)"
+} | tee "$out/env.txt"
+
+missing=$(ldd "$b/bin/avflow" "$b"/tests/* 2>/dev/null | grep 'not found' | sort -u)
+if [ -n "$missing" ]; then
+  echo "missing libraries on this machine:"; echo "$missing"; exit 1
+fi
+
+"$b/bin/avflow" info | tee "$out/info.txt"
+
+pass=0; fail=0; failed=()
+for t in "$b"/tests/test_*; do
+  name=$(basename "$t")
+  if ASAN_OPTIONS=allocator_may_return_null=1 "$t" >"$out/$name.log" 2>&1; then
+    pass=$((pass + 1))
+  else
+    fail=$((fail + 1)); failed+=("$name")
+    tail -n 30 "$out/$name.log"
+  fi
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | sed "s/^/$name: /"
+done
+cat "$out"/test_*.log > "$out/tests.log"
+
+# compute-sanitizer (memcheck) over the tests that touch device memory most:
+# out-of-bounds or misaligned device accesses and leaked device allocations.
+if command -v compute-sanitizer >/dev/null 2>&1; then
+  for name in test_device test_pool test_staging test_tensor; do
+    [ -x "$b/tests/$name" ] || continue
+    if timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
+         "$b/tests/$name" >"$out/memcheck_$name.log" 2>&1; then
+      echo "memcheck $name: clean"
+    else
+      echo "memcheck $name: FAILED"; tail -n 20 "$out/memcheck_$name.log"
+      fail=$((fail + 1)); failed+=("memcheck_$name")
+    fi
+  done
+fi
+
+if [ $run_bench = 1 ] && [ -x "$b/bench/bench_pool" ]; then
+  "$b/bench/bench_pool" --json "$out/bench_pool.json" "$@" 2>&1 | tee "$out/bench_pool.txt"
+fi
+
+echo
+echo "gpu tests: $pass passed, $fail failed${failed:+ (${failed[*]})}"
+[ $fail -eq 0 ]

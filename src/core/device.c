@@ -1,0 +1,310 @@
+/* Device registry and the public device/stream/event API.
+ *
+ * Arguments are checked here once; backends only do the work. Devices are
+ * created on first use and live for the whole process, so handles can be
+ * shared freely between threads without reference counting.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "avflow/device.h"
+#include "avflow/ledger.h"
+#include "core/backend.h"
+#include "core/error.h"
+
+#define AVF_MAX_CUDA_DEVICES 64
+#define AVF_MAX_DEVICE_INDEX 1024
+
+static avf_device avf_cpu_device = {AVF_DEVICE_CPU, 0, &avf_cpu_backend, "cpu"};
+
+#ifdef AVF_HAVE_CUDA
+static avf_device avf_cuda_devices[AVF_MAX_CUDA_DEVICES];
+static int avf_cuda_count;
+static pthread_once_t avf_cuda_once = PTHREAD_ONCE_INIT;
+
+static void avf_cuda_discover(void) {
+    int n = 0;
+    /* No driver or no GPU is a normal situation, not an error: count 0. */
+    if (avf_cuda_backend.device_count(&n) != AVF_OK || n < 0)
+        n = 0;
+    if (n > AVF_MAX_CUDA_DEVICES)
+        n = AVF_MAX_CUDA_DEVICES;
+    for (int i = 0; i < n; i++) {
+        avf_cuda_devices[i].kind = AVF_DEVICE_CUDA;
+        avf_cuda_devices[i].index = i;
+        avf_cuda_devices[i].ops = &avf_cuda_backend;
+        snprintf(avf_cuda_devices[i].name, sizeof avf_cuda_devices[i].name, "cuda:%d", i);
+    }
+    avf_cuda_count = n;
+    avf_clear_error();
+}
+#endif
+
+const char *avf_device_kind_name(avf_device_kind kind) {
+    switch (kind) {
+    case AVF_DEVICE_CPU: return "cpu";
+    case AVF_DEVICE_CUDA: return "cuda";
+    default: return "unknown";
+    }
+}
+
+int avf_backend_compiled(avf_device_kind kind) {
+    if (kind == AVF_DEVICE_CPU)
+        return 1;
+#ifdef AVF_HAVE_CUDA
+    if (kind == AVF_DEVICE_CUDA)
+        return 1;
+#endif
+    return 0;
+}
+
+avf_status avf_device_count(avf_device_kind kind, int *count) {
+    AVF_CHECK_ARG(count != NULL);
+    *count = 0;
+    switch (kind) {
+    case AVF_DEVICE_CPU: *count = 1; return AVF_OK;
+    case AVF_DEVICE_CUDA:
+#ifdef AVF_HAVE_CUDA
+        pthread_once(&avf_cuda_once, avf_cuda_discover);
+        *count = avf_cuda_count;
+#endif
+        return AVF_OK;
+    default: return AVF_FAIL(AVF_ERR_INVALID_ARG, "unknown device kind %d", (int)kind);
+    }
+}
+
+avf_status avf_device_get(avf_device_kind kind, int index, avf_device **out) {
+    AVF_CHECK_ARG(out != NULL);
+    *out = NULL;
+    int n = 0;
+    AVF_TRY(avf_device_count(kind, &n));
+    if (index < 0 || index >= n) {
+        if (kind == AVF_DEVICE_CUDA && !avf_backend_compiled(kind))
+            return AVF_FAIL(AVF_ERR_UNSUPPORTED, "this build has no CUDA backend (AVF_CUDA=OFF)");
+        return AVF_FAIL(AVF_ERR_NOT_FOUND, "no device %s:%d (%d present)",
+                        avf_device_kind_name(kind), index, n);
+    }
+#ifdef AVF_HAVE_CUDA
+    if (kind == AVF_DEVICE_CUDA) {
+        *out = &avf_cuda_devices[index];
+        return AVF_OK;
+    }
+#endif
+    *out = &avf_cpu_device;
+    return AVF_OK;
+}
+
+avf_status avf_device_parse(const char *spec, avf_device **out) {
+    AVF_CHECK_ARG(spec != NULL && out != NULL);
+    *out = NULL;
+    if (strcmp(spec, "cpu") == 0)
+        return avf_device_get(AVF_DEVICE_CPU, 0, out);
+    if (strncmp(spec, "cuda", 4) == 0) {
+        const char *rest = spec + 4;
+        if (*rest == '\0')
+            return avf_device_get(AVF_DEVICE_CUDA, 0, out);
+        if (*rest == ':' && rest[1] >= '0' && rest[1] <= '9') {
+            char *end = NULL;
+            long idx = strtol(rest + 1, &end, 10);
+            if (*end == '\0' && idx < AVF_MAX_DEVICE_INDEX)
+                return avf_device_get(AVF_DEVICE_CUDA, (int)idx, out);
+        }
+    }
+    return AVF_FAIL(AVF_ERR_INVALID_ARG, "bad device '%.64s': expected cpu, cuda or cuda:N", spec);
+}
+
+avf_device_kind avf_device_get_kind(const avf_device *dev) { return dev ? dev->kind : AVF_DEVICE_CPU; }
+int avf_device_get_index(const avf_device *dev) { return dev ? dev->index : -1; }
+const char *avf_device_get_name(const avf_device *dev) { return dev ? dev->name : "(null)"; }
+
+avf_status avf_device_get_props(const avf_device *dev, avf_device_props *props) {
+    AVF_CHECK_ARG(dev != NULL && props != NULL);
+    memset(props, 0, sizeof *props);
+    props->pci_bus_id = -1;
+    AVF_TRY(dev->ops->props(dev->index, props));
+    props->kind = dev->kind;
+    props->index = dev->index;
+    return AVF_OK;
+}
+
+avf_status avf_device_mem_info(const avf_device *dev, uint64_t *free_bytes, uint64_t *total_bytes) {
+    AVF_CHECK_ARG(dev != NULL && free_bytes != NULL && total_bytes != NULL);
+    return dev->ops->mem_info(dev->index, free_bytes, total_bytes);
+}
+
+avf_status avf_device_synchronize(avf_device *dev) {
+    AVF_CHECK_ARG(dev != NULL);
+    return dev->ops->synchronize(dev->index);
+}
+
+avf_status avf_device_malloc(avf_device *dev, size_t bytes, void **ptr) {
+    AVF_CHECK_ARG(dev != NULL && ptr != NULL);
+    *ptr = NULL;
+    if (bytes == 0)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "zero-byte device allocation");
+    return dev->ops->mem_alloc(dev->index, bytes, ptr);
+}
+
+avf_status avf_device_free(avf_device *dev, void *ptr) {
+    AVF_CHECK_ARG(dev != NULL);
+    if (!ptr)
+        return AVF_OK;
+    return dev->ops->mem_free(dev->index, ptr);
+}
+
+avf_status avf_host_alloc_pinned(avf_device *dev, size_t bytes, void **ptr) {
+    AVF_CHECK_ARG(dev != NULL && ptr != NULL);
+    *ptr = NULL;
+    if (bytes == 0)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "zero-byte pinned allocation");
+    return dev->ops->host_alloc(dev->index, bytes, ptr);
+}
+
+avf_status avf_host_free_pinned(avf_device *dev, void *ptr) {
+    AVF_CHECK_ARG(dev != NULL);
+    if (!ptr)
+        return AVF_OK;
+    return dev->ops->host_free(dev->index, ptr);
+}
+
+/* ------------------------------------------------------------------ streams */
+
+avf_status avf_stream_create(avf_device *dev, avf_stream **out) {
+    AVF_CHECK_ARG(dev != NULL && out != NULL);
+    *out = NULL;
+    avf_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "stream struct");
+    s->dev = dev;
+    avf_status st = dev->ops->stream_create(dev->index, &s->native);
+    if (st != AVF_OK) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    return AVF_OK;
+}
+
+void avf_stream_free(avf_stream *s) {
+    if (!s)
+        return;
+    s->dev->ops->stream_destroy(s->dev->index, s->native);
+    free(s);
+}
+
+avf_status avf_stream_synchronize(avf_stream *s) {
+    AVF_CHECK_ARG(s != NULL);
+    return s->dev->ops->stream_sync(s->dev->index, s->native);
+}
+
+avf_device *avf_stream_device(const avf_stream *s) { return s ? s->dev : NULL; }
+void *avf_stream_native(const avf_stream *s) { return s ? s->native : NULL; }
+
+/* A NULL stream is the device's default stream; its native handle is NULL. */
+static avf_status avf_stream_on(avf_device *dev, avf_stream *s, void **native) {
+    *native = NULL;
+    if (!s)
+        return AVF_OK;
+    if (s->dev != dev)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "stream of %s used with %s", s->dev->name, dev->name);
+    *native = s->native;
+    return AVF_OK;
+}
+
+avf_status avf_stream_wait_event(avf_stream *s, avf_event *ev) {
+    AVF_CHECK_ARG(s != NULL && ev != NULL);
+    if (s->dev != ev->dev)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "event of %s waited on by a stream of %s",
+                        ev->dev->name, s->dev->name);
+    return s->dev->ops->stream_wait_event(s->dev->index, s->native, ev->native);
+}
+
+/* ------------------------------------------------------------------- events */
+
+avf_status avf_event_create(avf_device *dev, int enable_timing, avf_event **out) {
+    AVF_CHECK_ARG(dev != NULL && out != NULL);
+    *out = NULL;
+    avf_event *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "event struct");
+    ev->dev = dev;
+    avf_status st = dev->ops->event_create(dev->index, enable_timing, &ev->native);
+    if (st != AVF_OK) {
+        free(ev);
+        return st;
+    }
+    *out = ev;
+    return AVF_OK;
+}
+
+void avf_event_free(avf_event *ev) {
+    if (!ev)
+        return;
+    ev->dev->ops->event_destroy(ev->dev->index, ev->native);
+    free(ev);
+}
+
+avf_status avf_event_record(avf_event *ev, avf_stream *s) {
+    AVF_CHECK_ARG(ev != NULL);
+    void *native = NULL;
+    AVF_TRY(avf_stream_on(ev->dev, s, &native));
+    return ev->dev->ops->event_record(ev->dev->index, ev->native, native);
+}
+
+avf_status avf_event_query(avf_event *ev, int *done) {
+    AVF_CHECK_ARG(ev != NULL && done != NULL);
+    return ev->dev->ops->event_query(ev->dev->index, ev->native, done);
+}
+
+avf_status avf_event_synchronize(avf_event *ev) {
+    AVF_CHECK_ARG(ev != NULL);
+    return ev->dev->ops->event_sync(ev->dev->index, ev->native);
+}
+
+avf_status avf_event_elapsed_ms(avf_event *start, avf_event *end, float *ms) {
+    AVF_CHECK_ARG(start != NULL && end != NULL && ms != NULL);
+    if (start->dev != end->dev)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "timing events on different devices");
+    return start->dev->ops->event_elapsed(start->dev->index, start->native, end->native, ms);
+}
+
+/* -------------------------------------------------------------------- copies */
+
+avf_status avf_memcpy_async(avf_device *dev, void *dst, const void *src, size_t bytes,
+                            avf_copy_kind kind, avf_stream *s, const char *tag) {
+    AVF_CHECK_ARG(dev != NULL);
+    if ((int)kind < 0 || kind >= AVF_COPY_KIND_COUNT)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "bad copy kind %d", (int)kind);
+    if (bytes == 0)
+        return AVF_OK;
+    AVF_CHECK_ARG(dst != NULL && src != NULL);
+    void *native = NULL;
+    AVF_TRY(avf_stream_on(dev, s, &native));
+    AVF_TRY(dev->ops->memcpy_async(dev->index, dst, src, bytes, kind, native));
+    avf_ledger_record(avf_ledger_global(), tag, kind, bytes);
+    return AVF_OK;
+}
+
+avf_status avf_memset_async(avf_device *dev, void *dst, int value, size_t bytes, avf_stream *s) {
+    AVF_CHECK_ARG(dev != NULL);
+    if (bytes == 0)
+        return AVF_OK;
+    AVF_CHECK_ARG(dst != NULL);
+    void *native = NULL;
+    AVF_TRY(avf_stream_on(dev, s, &native));
+    return dev->ops->memset_async(dev->index, dst, value, bytes, native);
+}
+
+size_t avf_runtime_versions(char *buf, size_t cap) {
+    if (!buf || cap == 0)
+        return 0;
+    buf[0] = '\0';
+    size_t n = avf_cpu_backend.versions(buf, cap);
+#ifdef AVF_HAVE_CUDA
+    if (n < cap)
+        n += avf_cuda_backend.versions(buf + n, cap - n);
+#endif
+    return n;
+}

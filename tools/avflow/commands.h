@@ -1,0 +1,8 @@
+/* Subcommands of the `avflow` command. Each takes its own argv (argv[0] is
+ * the subcommand name) and returns the process exit code. */
+#ifndef AVF_TOOLS_COMMANDS_H
+#define AVF_TOOLS_COMMANDS_H
+
+int avf_cmd_info(int argc, char **argv);
+
+#endif

@@ -1,0 +1,55 @@
+/* `avflow`: the command-line entry point; dispatches to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "avflow.h"
+#include "commands.h"
+
+typedef struct avf_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} avf_command;
+
+static const avf_command avf_commands[] = {
+    {"info", avf_cmd_info, "list devices, memory, compute capability, backends and libraries"},
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "avflow %s: GPU inference runtime for audio and video ML\n\n"
+            "usage: avflow <command> [options]\n"
+            "       avflow <command> --help\n\n"
+            "commands:\n",
+            avf_version());
+    for (size_t i = 0; i < sizeof avf_commands / sizeof avf_commands[0]; i++)
+        fprintf(out, "  %-10s %s\n", avf_commands[i].name, avf_commands[i].summary);
+    fprintf(out,
+            "\noptions:\n"
+            "  -h, --help     show this help\n"
+            "  --version      print the version and build facts\n\n"
+            "environment:\n"
+            "  AVF_LOG        log level: error, warn (default), info, debug, trace\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
+        printf("avflow %s (%s)\n", avf_version(), avf_build_info());
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof avf_commands / sizeof avf_commands[0]; i++)
+        if (strcmp(cmd, avf_commands[i].name) == 0)
+            return avf_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "avflow: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
