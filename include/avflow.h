@@ -12,5 +12,6 @@
 #include "avflow/queue.h"
 #include "avflow/threadpool.h"
 #include "avflow/version.h"
+#include "avflow/model.h"
 
 #endif /* AVFLOW_H */

@@ -4,5 +4,6 @@
 #define AVF_TOOLS_COMMANDS_H
 
 int avf_cmd_info(int argc, char **argv);
+int avf_cmd_inspect(int argc, char **argv);
 
 #endif

@@ -13,6 +13,7 @@ typedef struct avf_command {
 
 static const avf_command avf_commands[] = {
     {"info", avf_cmd_info, "list devices, memory, compute capability, backends and libraries"},
+    {"inspect", avf_cmd_inspect, "show a model's inputs, outputs, ops (supported or not), parameters"},
 };
 
 static void usage(FILE *out) {

@@ -1,0 +1,102 @@
+/* avflow models: a loaded, immutable network (graph + weights).
+ *
+ * avf_model_load() reads an ONNX file (opsets 7-21 of the default domain,
+ * external data files next to it, If/Loop subgraphs) and checks every node
+ * against the ops avflow supports: a model that uses an op or attribute
+ * avflow lacks fails to load with AVF_ERR_UNSUPPORTED and a message that
+ * names the node, the op and what is missing. Truncated, corrupt or hostile
+ * files give a status (AVF_ERR_CORRUPT mostly), never a crash.
+ *
+ * A model is never modified after load, so one model can be shared by any
+ * number of threads and concurrent runs without a lock. Strings and arrays
+ * returned by the accessors are owned by the model and live as long as it.
+ */
+#ifndef AVFLOW_MODEL_H
+#define AVFLOW_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "avflow/status.h"
+#include "avflow/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct avf_model avf_model;
+
+enum {
+    /* Load even when nodes are unsupported (they are marked in the summary);
+     * for inspecting models. Such a model cannot be run. */
+    AVF_MODEL_ALLOW_UNSUPPORTED = 1u << 0
+};
+
+typedef struct avf_model_options {
+    uint32_t flags;                /* AVF_MODEL_* */
+    /* Directory that external data locations are relative to. NULL: the
+     * model file's directory; for memory loads, external data is rejected. */
+    const char *external_data_dir;
+    uint64_t max_file_bytes;       /* 0: 4 GiB */
+} avf_model_options;
+
+/* Load an ONNX model file. opts may be NULL. *out is NULL on failure. */
+avf_status avf_model_load(const char *path, const avf_model_options *opts, avf_model **out);
+/* Load from a serialized ModelProto in memory (copied as needed; the caller
+ * keeps `data`). */
+avf_status avf_model_load_memory(const void *data, size_t len, const avf_model_options *opts,
+                                 avf_model **out);
+/* NULL is ignored. No run may be using the model. */
+void avf_model_free(avf_model *m);
+
+typedef struct avf_model_value_info {
+    const char *name;
+    int has_dtype;                         /* 0: the file does not say */
+    avf_dtype dtype;
+    int ndim;                              /* -1: rank unknown */
+    int64_t dims[AVF_MAX_DIMS];            /* -1: symbolic or unknown */
+    const char *dim_names[AVF_MAX_DIMS];   /* symbol of a symbolic dim, else NULL */
+} avf_model_value_info;
+
+int avf_model_num_inputs(const avf_model *m);
+int avf_model_num_outputs(const avf_model *m);
+/* Describe input/output i (0 <= i < count). */
+avf_status avf_model_input_info(const avf_model *m, int i, avf_model_value_info *info);
+avf_status avf_model_output_info(const avf_model *m, int i, avf_model_value_info *info);
+
+typedef struct avf_model_op_count {
+    const char *op_type;
+    const char *domain;      /* "" for the default ONNX domain */
+    int count;               /* nodes, subgraphs included */
+    int unsupported;         /* how many of them avflow cannot run */
+    const char *reason;      /* the first such node's reason, else NULL */
+} avf_model_op_count;
+
+typedef struct avf_model_opset {
+    const char *domain;
+    int64_t version;
+} avf_model_opset;
+
+typedef struct avf_model_summary {
+    int64_t ir_version;
+    const char *producer;           /* "pytorch 2.1" or "" */
+    int n_opsets;
+    const avf_model_opset *opsets;
+    int64_t n_nodes;                /* subgraphs included */
+    int n_subgraphs;
+    int n_op_types;
+    const avf_model_op_count *ops;  /* sorted by count, descending */
+    int64_t n_unsupported;          /* nodes */
+    int n_initializers;             /* main graph and subgraphs */
+    int n_constants;                /* tensor attributes (Constant nodes and the like) */
+    int64_t param_count;            /* elements of initializers and constant attributes */
+    uint64_t param_bytes;
+} avf_model_summary;
+
+/* Counts computed at load; the pointers inside belong to the model. */
+avf_status avf_model_get_summary(const avf_model *m, avf_model_summary *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AVFLOW_MODEL_H */

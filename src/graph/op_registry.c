@@ -1,0 +1,405 @@
+/* The table of supported ONNX ops and the load-time check against it. */
+#include "graph/op_registry.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "graph/onnx.h"
+
+#define F AVF_ATTR_FLOAT
+#define I AVF_ATTR_INT
+#define S AVF_ATTR_STRING
+#define T AVF_ATTR_TENSOR
+#define G AVF_ATTR_GRAPH
+#define FS AVF_ATTR_FLOATS
+#define IS AVF_ATTR_INTS
+#define SS AVF_ATTR_STRINGS
+
+/* ---------------------------------------------------------- value checks */
+
+static int say(char *msg, size_t cap, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int say(char *msg, size_t cap, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, cap, fmt, ap);
+    va_end(ap);
+    return 1;
+}
+
+/* A string attribute, when present, must be one of `allowed` (NULL-ended). */
+static int check_enum(const avf_graph_node *n, const char *attr, const char *const *allowed,
+                      char *msg, size_t cap) {
+    const avf_graph_attr *a = avf_graph_node_attr(n, attr);
+    if (!a)
+        return 0;
+    for (const char *const *p = allowed; *p; p++)
+        if (strcmp(a->s, *p) == 0)
+            return 0;
+    return say(msg, cap, "unsupported attribute value %s='%s'", attr, a->s);
+}
+
+/* An int attribute, when present, must be one of `allowed` (count n). */
+static int check_int(const avf_graph_node *n, const char *attr, const int64_t *allowed, int count,
+                     char *msg, size_t cap) {
+    const avf_graph_attr *a = avf_graph_node_attr(n, attr);
+    if (!a)
+        return 0;
+    for (int i = 0; i < count; i++)
+        if (a->i == allowed[i])
+            return 0;
+    return say(msg, cap, "unsupported attribute value %s=%lld", attr, (long long)a->i);
+}
+
+static const char *const auto_pads[] = {"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID", NULL};
+
+static int check_pool(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    return check_enum(n, "auto_pad", auto_pads, msg, cap);
+}
+
+static int check_bn(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const int64_t zero[] = {0}, one[] = {1};
+    /* inference only; spatial=0 (per-element statistics, opset < 9) is rare */
+    return check_int(n, "training_mode", zero, 1, msg, cap) ||
+           check_int(n, "spatial", one, 1, msg, cap);
+}
+
+static int check_resize(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const char *const modes[] = {"nearest", "linear", NULL};
+    static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
+                                         "pytorch_half_pixel", "align_corners",
+                                         "asymmetric",         "tf_half_pixel_for_nn", NULL};
+    static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
+                                          "ceil", NULL};
+    static const char *const policies[] = {"stretch", "not_larger", "not_smaller", NULL};
+    static const int64_t zero[] = {0};
+    return check_enum(n, "mode", modes, msg, cap) ||
+           check_enum(n, "coordinate_transformation_mode", coords, msg, cap) ||
+           check_enum(n, "nearest_mode", nearest, msg, cap) ||
+           check_enum(n, "keep_aspect_ratio_policy", policies, msg, cap) ||
+           check_int(n, "antialias", zero, 1, msg, cap);
+}
+
+static int check_pad(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const char *const modes[] = {"constant", "reflect", "edge", NULL};
+    return check_enum(n, "mode", modes, msg, cap);
+}
+
+static int check_dtype_attr(const avf_graph_node *n, const char *attr, char *msg, size_t cap) {
+    const avf_graph_attr *a = avf_graph_node_attr(n, attr);
+    if (a && (a->i < INT32_MIN || a->i > INT32_MAX || avf_onnx_dtype((int32_t)a->i) < 0))
+        return say(msg, cap, "unsupported attribute value %s=%lld (data type %s)", attr,
+                   (long long)a->i,
+                   a->i >= 0 && a->i <= INT32_MAX ? avf_onnx_dtype_name((int32_t)a->i) : "?");
+    return 0;
+}
+
+static int check_cast(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    if (!avf_graph_node_attr(n, "to"))
+        return say(msg, cap, "missing attribute 'to'");
+    return check_dtype_attr(n, "to", msg, cap);
+}
+
+static int check_quantize(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const int64_t zero[] = {0};
+    return check_dtype_attr(n, "output_dtype", msg, cap) ||
+           check_int(n, "block_size", zero, 1, msg, cap);
+}
+
+static int check_gelu(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const char *const approx[] = {"none", "tanh", NULL};
+    return check_enum(n, "approximate", approx, msg, cap);
+}
+
+static int check_rnn(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const char *const dirs[] = {"forward", "reverse", "bidirectional", NULL};
+    static const int64_t layouts[] = {0, 1};
+    if (check_enum(n, "direction", dirs, msg, cap) || check_int(n, "layout", layouts, 2, msg, cap))
+        return 1;
+    const avf_graph_attr *a = avf_graph_node_attr(n, "activations");
+    for (int i = 0; a && i < a->n; i++)
+        if (strcmp(a->strings[i], "Sigmoid") != 0 && strcmp(a->strings[i], "Tanh") != 0 &&
+            strcmp(a->strings[i], "Relu") != 0)
+            return say(msg, cap, "unsupported attribute value activations[%d]='%s'", i,
+                       a->strings[i]);
+    return 0;
+}
+
+static int check_scatter(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    static const char *const red[] = {"none", "add", "mul", "max", "min", NULL};
+    return check_enum(n, "reduction", red, msg, cap);
+}
+
+static int check_constant(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    if (n->n_attrs != 1)
+        return say(msg, cap, "needs exactly one value attribute, has %d", n->n_attrs);
+    return 0;
+}
+
+static int check_const_of_shape(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
+    const avf_graph_attr *a = avf_graph_node_attr(n, "value");
+    if (a && avf_tensor_numel(a->t) != 1)
+        return say(msg, cap, "attribute 'value' must hold one element, has %lld",
+                   (long long)avf_tensor_numel(a->t));
+    return 0;
+}
+
+/* ---------------------------------------------------------- attribute sets */
+
+#define END {NULL, 0}
+static const avf_op_attr_def a_none[] = {END};
+static const avf_op_attr_def a_axis[] = {{"axis", I}, END};
+static const avf_op_attr_def a_conv[] = {{"auto_pad", S}, {"dilations", IS}, {"group", I},
+                                         {"kernel_shape", IS}, {"pads", IS}, {"strides", IS},
+                                         END};
+static const avf_op_attr_def a_convt[] = {
+    {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
+    {"strides", IS}, {"output_padding", IS}, {"output_shape", IS}, END};
+static const avf_op_attr_def a_bn[] = {{"epsilon", F}, {"momentum", F}, {"spatial", I},
+                                       {"training_mode", I}, END};
+static const avf_op_attr_def a_clip[] = {{"min", F}, {"max", F}, END};
+static const avf_op_attr_def a_alpha[] = {{"alpha", F}, END};
+static const avf_op_attr_def a_hsig[] = {{"alpha", F}, {"beta", F}, END};
+static const avf_op_attr_def a_gelu[] = {{"approximate", S}, END};
+static const avf_op_attr_def a_gemm[] = {{"alpha", F}, {"beta", F}, {"transA", I},
+                                         {"transB", I}, END};
+static const avf_op_attr_def a_reduce[] = {{"axes", IS}, {"keepdims", I},
+                                           {"noop_with_empty_axes", I}, END};
+static const avf_op_attr_def a_avgpool[] = {
+    {"auto_pad", S}, {"ceil_mode", I}, {"count_include_pad", I}, {"dilations", IS},
+    {"kernel_shape", IS}, {"pads", IS}, {"strides", IS}, END};
+static const avf_op_attr_def a_maxpool[] = {
+    {"auto_pad", S}, {"ceil_mode", I}, {"dilations", IS}, {"kernel_shape", IS}, {"pads", IS},
+    {"storage_order", I}, {"strides", IS}, END};
+static const avf_op_attr_def a_resize[] = {
+    {"mode", S}, {"coordinate_transformation_mode", S}, {"nearest_mode", S},
+    {"cubic_coeff_a", F}, {"exclude_outside", I}, {"extrapolation_value", F},
+    {"antialias", I}, {"axes", IS}, {"keep_aspect_ratio_policy", S}, END};
+static const avf_op_attr_def a_pad[] = {{"mode", S}, {"pads", IS}, {"value", F}, END};
+static const avf_op_attr_def a_split[] = {{"axis", I}, {"split", IS}, {"num_outputs", I}, END};
+static const avf_op_attr_def a_slice[] = {{"starts", IS}, {"ends", IS}, {"axes", IS}, END};
+static const avf_op_attr_def a_perm[] = {{"perm", IS}, END};
+static const avf_op_attr_def a_reshape[] = {{"allowzero", I}, END};
+static const avf_op_attr_def a_axes[] = {{"axes", IS}, END};
+static const avf_op_attr_def a_cast[] = {{"to", I}, {"saturate", I}, END};
+static const avf_op_attr_def a_shape[] = {{"start", I}, {"end", I}, END};
+static const avf_op_attr_def a_value[] = {{"value", T}, END};
+static const avf_op_attr_def a_layernorm[] = {{"axis", I}, {"epsilon", F}, {"stash_type", I},
+                                              END};
+static const avf_op_attr_def a_argmax[] = {{"axis", I}, {"keepdims", I},
+                                           {"select_last_index", I}, END};
+static const avf_op_attr_def a_topk[] = {{"axis", I}, {"k", I}, {"largest", I}, {"sorted", I},
+                                         END};
+static const avf_op_attr_def a_cumsum[] = {{"exclusive", I}, {"reverse", I}, END};
+static const avf_op_attr_def a_scatter[] = {{"reduction", S}, END};
+static const avf_op_attr_def a_quant[] = {{"axis", I}, {"saturate", I}, {"block_size", I},
+                                          {"output_dtype", I}, END};
+static const avf_op_attr_def a_dequant[] = {{"axis", I}, {"block_size", I}, END};
+static const avf_op_attr_def a_lstm[] = {
+    {"activation_alpha", FS}, {"activation_beta", FS}, {"activations", SS}, {"clip", F},
+    {"direction", S}, {"hidden_size", I}, {"input_forget", I}, {"layout", I}, END};
+static const avf_op_attr_def a_gru[] = {
+    {"activation_alpha", FS}, {"activation_beta", FS}, {"activations", SS}, {"clip", F},
+    {"direction", S}, {"hidden_size", I}, {"layout", I}, {"linear_before_reset", I}, END};
+static const avf_op_attr_def a_if[] = {{"then_branch", G}, {"else_branch", G}, END};
+static const avf_op_attr_def a_loop[] = {{"body", G}, END};
+static const avf_op_attr_def a_constant[] = {{"value", T}, {"value_float", F},
+                                             {"value_floats", FS}, {"value_int", I},
+                                             {"value_ints", IS}, END};
+static const avf_op_attr_def a_dropout[] = {{"ratio", F}, {"seed", I}, END};
+
+/* ---------------------------------------------------------- the table */
+
+#define V (-1) /* variadic */
+#define UNARY(name, since) {name, since, 1, 1, 1, 1, a_none, NULL}
+#define BINARY(name, since) {name, since, 2, 2, 1, 1, a_none, NULL}
+
+static const avf_op_def avf_ops[] = {
+    /* control flow */
+    {"If", 1, 1, 1, 1, V, a_if, NULL},
+    {"Loop", 1, 0, V, 0, V, a_loop, NULL}, /* M and cond may both be omitted */
+    /* recurrent */
+    {"LSTM", 1, 3, 8, 0, 3, a_lstm, check_rnn},
+    {"GRU", 1, 3, 6, 0, 2, a_gru, check_rnn},
+    /* convolution, normalization, pooling */
+    {"Conv", 1, 2, 3, 1, 1, a_conv, check_pool},
+    {"ConvTranspose", 1, 2, 3, 1, 1, a_convt, check_pool},
+    {"BatchNormalization", 1, 5, 5, 1, 5, a_bn, check_bn},
+    {"LayerNormalization", 17, 2, 3, 1, 3, a_layernorm, NULL},
+    {"GlobalAveragePool", 1, 1, 1, 1, 1, a_none, NULL},
+    {"AveragePool", 1, 1, 1, 1, 1, a_avgpool, check_pool},
+    {"MaxPool", 1, 1, 1, 1, 2, a_maxpool, check_pool},
+    /* activations */
+    {"Clip", 1, 1, 3, 1, 1, a_clip, NULL},
+    UNARY("Relu", 1),
+    {"LeakyRelu", 1, 1, 1, 1, 1, a_alpha, NULL},
+    UNARY("Sigmoid", 1),
+    {"HardSigmoid", 1, 1, 1, 1, 1, a_hsig, NULL},
+    UNARY("HardSwish", 14),
+    UNARY("Tanh", 1),
+    UNARY("Erf", 9),
+    {"Gelu", 20, 1, 1, 1, 1, a_gelu, check_gelu},
+    {"Softmax", 1, 1, 1, 1, 1, a_axis, NULL},
+    {"LogSoftmax", 1, 1, 1, 1, 1, a_axis, NULL},
+    /* linear algebra and elementwise */
+    BINARY("MatMul", 1),
+    {"Gemm", 1, 2, 3, 1, 1, a_gemm, NULL},
+    BINARY("Add", 1),
+    BINARY("Sub", 1),
+    BINARY("Mul", 1),
+    BINARY("Div", 1),
+    BINARY("Pow", 1),
+    UNARY("Sqrt", 1),
+    UNARY("Exp", 1),
+    UNARY("Log", 1),
+    UNARY("Neg", 1),
+    UNARY("Abs", 1),
+    {"Max", 1, 1, V, 1, 1, a_none, NULL},
+    {"Min", 1, 1, V, 1, 1, a_none, NULL},
+    {"ReduceMean", 1, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceSum", 1, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceMax", 1, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceMin", 1, 1, 2, 1, 1, a_reduce, NULL},
+    /* comparison and logic */
+    {"Where", 9, 3, 3, 1, 1, a_none, NULL},
+    BINARY("Equal", 1),
+    BINARY("Less", 1),
+    BINARY("Greater", 1),
+    UNARY("Not", 1),
+    BINARY("And", 1),
+    BINARY("Or", 1),
+    /* shape and data movement */
+    {"Resize", 10, 1, 4, 1, 1, a_resize, check_resize},
+    {"Pad", 1, 1, 4, 1, 1, a_pad, check_pad},
+    {"Concat", 1, 1, V, 1, 1, a_axis, NULL},
+    {"Split", 1, 1, 2, 1, V, a_split, NULL},
+    {"Slice", 1, 1, 5, 1, 1, a_slice, NULL},
+    {"Gather", 1, 2, 2, 1, 1, a_axis, NULL},
+    {"Transpose", 1, 1, 1, 1, 1, a_perm, NULL},
+    {"Reshape", 5, 2, 2, 1, 1, a_reshape, NULL},
+    {"Flatten", 1, 1, 1, 1, 1, a_axis, NULL},
+    {"Squeeze", 1, 1, 2, 1, 1, a_axes, NULL},
+    {"Unsqueeze", 1, 1, 2, 1, 1, a_axes, NULL},
+    BINARY("Expand", 8),
+    BINARY("Tile", 6),
+    {"Cast", 1, 1, 1, 1, 1, a_cast, check_cast},
+    {"Shape", 1, 1, 1, 1, 1, a_shape, NULL},
+    UNARY("Size", 1),
+    {"Range", 11, 3, 3, 1, 1, a_none, NULL},
+    {"ConstantOfShape", 9, 1, 1, 1, 1, a_value, check_const_of_shape},
+    {"Constant", 1, 0, 0, 1, 1, a_constant, check_constant},
+    UNARY("Identity", 1),
+    {"Dropout", 1, 1, 3, 1, 2, a_dropout, NULL},
+    /* indices and search */
+    {"ArgMax", 1, 1, 1, 1, 1, a_argmax, NULL},
+    {"TopK", 1, 1, 2, 2, 2, a_topk, NULL},
+    {"CumSum", 11, 2, 2, 1, 1, a_cumsum, NULL},
+    UNARY("NonZero", 9),
+    {"ScatterND", 11, 3, 3, 1, 1, a_scatter, check_scatter},
+    /* quantization */
+    {"QuantizeLinear", 10, 2, 3, 1, 1, a_quant, check_quantize},
+    {"DequantizeLinear", 10, 2, 3, 1, 1, a_dequant, check_quantize},
+};
+
+int avf_op_count(void) { return (int)(sizeof avf_ops / sizeof avf_ops[0]); }
+
+const avf_op_def *avf_op_at(int i) {
+    return i >= 0 && i < avf_op_count() ? &avf_ops[i] : NULL;
+}
+
+static int is_default_domain(const char *d) {
+    return !d || !d[0] || strcmp(d, "ai.onnx") == 0;
+}
+
+const avf_op_def *avf_op_find(const char *domain, const char *op_type) {
+    if (!op_type || !is_default_domain(domain))
+        return NULL;
+    for (int i = 0; i < avf_op_count(); i++)
+        if (strcmp(avf_ops[i].op_type, op_type) == 0)
+            return &avf_ops[i];
+    return NULL;
+}
+
+/* The reason a node is unsupported (without the node prefix), or 0. */
+static int why_unsupported(const avf_graph *g, const avf_graph_node *n, char *msg, size_t cap) {
+    const char *domain = is_default_domain(n->domain) ? "ai.onnx" : n->domain;
+    int64_t opset = avf_graph_get_opset(g, n->domain);
+    const avf_op_def *op = avf_op_find(n->domain, n->op_type);
+    if (!op || opset < op->since)
+        return say(msg, cap, "unsupported op '%s' (domain '%s', opset %lld)", n->op_type, domain,
+                   (long long)opset);
+    /* trailing omitted inputs do not count */
+    int nin = n->n_inputs;
+    while (nin > 0 && n->inputs[nin - 1] < 0)
+        nin--;
+    if (nin < op->min_inputs || (op->max_inputs >= 0 && nin > op->max_inputs))
+        return say(msg, cap, "takes %d to %d inputs, has %d", op->min_inputs, op->max_inputs, nin);
+    for (int i = 0; i < op->min_inputs; i++)
+        if (n->inputs[i] < 0)
+            return say(msg, cap, "required input %d is missing", i);
+    if (n->n_outputs < op->min_outputs ||
+        (op->max_outputs >= 0 && n->n_outputs > op->max_outputs))
+        return say(msg, cap, "takes %d to %d outputs, has %d", op->min_outputs, op->max_outputs,
+                   n->n_outputs);
+    for (int i = 0; i < n->n_attrs; i++) {
+        const avf_graph_attr *a = &n->attrs[i];
+        const avf_op_attr_def *d = op->attrs;
+        while (d->name && strcmp(d->name, a->name) != 0)
+            d++;
+        if (!d->name)
+            return say(msg, cap, "unsupported attribute '%s'", a->name);
+        if (d->type != a->type)
+            return say(msg, cap, "attribute '%s' must be %s, is %s", a->name,
+                       avf_attr_type_name(d->type), avf_attr_type_name(a->type));
+    }
+    return op->check ? op->check(n, opset, msg, cap) : 0;
+}
+
+avf_status avf_op_check_node(const avf_graph *g, avf_graph_node *n) {
+    AVF_CHECK_ARG(g && n);
+    char why[320];
+    free(n->unsupported);
+    n->unsupported = NULL;
+    n->supported = 1;
+    if (!why_unsupported(g, n, why, sizeof why))
+        return AVF_OK;
+    n->supported = 0;
+    size_t len = strlen(n->name) + strlen(n->op_type) + strlen(why) + 16;
+    n->unsupported = malloc(len);
+    if (!n->unsupported)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "op check: out of memory");
+    snprintf(n->unsupported, len, "node '%s' (%s): %s", n->name, n->op_type, why);
+    return AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s", n->unsupported);
+}
+
+typedef struct check_ctx {
+    int strict;
+    int count;
+} check_ctx;
+
+static avf_status check_one(avf_graph *g, avf_graph_node *n, void *arg) {
+    check_ctx *cx = arg;
+    avf_status st = avf_op_check_node(g, n);
+    if (st == AVF_ERR_UNSUPPORTED) {
+        cx->count++;
+        return cx->strict ? st : AVF_OK;
+    }
+    return st;
+}
+
+avf_status avf_op_check_graph(avf_graph *g, int strict, int *n_unsupported) {
+    AVF_CHECK_ARG(g);
+    check_ctx cx = {strict, 0};
+    avf_status st = avf_graph_visit(g, check_one, &cx);
+    if (n_unsupported)
+        *n_unsupported = cx.count;
+    if (st == AVF_OK)
+        avf_clear_error();
+    return st;
+}
