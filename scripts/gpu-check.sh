@@ -7,6 +7,7 @@ set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 b="$root/.bundle"
 out=${OUT:-$root/gpu-out}
+logs=$(mktemp -d)   # one log per test here; only merged files go to $out (the device tool returns 8 files)
 mkdir -p "$out"
 run_bench=1
 [ "${1:-}" = "--no-bench" ] && { run_bench=0; shift; }
@@ -29,15 +30,15 @@ fi
 pass=0; fail=0; failed=()
 for t in "$b"/tests/test_*; do
   name=$(basename "$t")
-  if ASAN_OPTIONS=allocator_may_return_null=1 "$t" >"$out/$name.log" 2>&1; then
+  if ASAN_OPTIONS=allocator_may_return_null=1 "$t" >"$logs/$name.log" 2>&1; then
     pass=$((pass + 1))
   else
     fail=$((fail + 1)); failed+=("$name")
-    tail -n 30 "$out/$name.log"
+    tail -n 30 "$logs/$name.log"
   fi
-  grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$out/$name.log" | sed "s/^/$name: /"
+  grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$logs/$name.log" | sed "s/^/$name: /"
 done
-cat "$out"/test_*.log > "$out/tests.log"
+cat "$logs"/test_*.log > "$out/tests.log"
 
 # compute-sanitizer (memcheck) over the tests that touch device memory most:
 # out-of-bounds or misaligned device accesses and leaked device allocations.
@@ -45,13 +46,14 @@ if command -v compute-sanitizer >/dev/null 2>&1; then
   for name in test_device test_pool test_staging test_tensor; do
     [ -x "$b/tests/$name" ] || continue
     if timeout 300 compute-sanitizer --tool memcheck --leak-check full --error-exitcode 9 \
-         "$b/tests/$name" >"$out/memcheck_$name.log" 2>&1; then
+         "$b/tests/$name" >"$logs/memcheck_$name.log" 2>&1; then
       echo "memcheck $name: clean"
     else
-      echo "memcheck $name: FAILED"; tail -n 20 "$out/memcheck_$name.log"
+      echo "memcheck $name: FAILED"; tail -n 20 "$logs/memcheck_$name.log"
       fail=$((fail + 1)); failed+=("memcheck_$name")
     fi
   done
+  cat "$logs"/memcheck_*.log > "$out/memcheck.log" 2>/dev/null
 fi
 
 if [ $run_bench = 1 ] && [ -x "$b/bench/bench_pool" ]; then

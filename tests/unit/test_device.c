@@ -120,6 +120,10 @@ static void test_pinned_host_memory(void **state) {
     assert_avf_ok(avf_device_malloc(dev, 1 << 16, &d));
     memset(h, 0x5A, 1 << 16);
     assert_avf_ok(avf_memcpy_async(dev, d, h, 1 << 16, AVF_COPY_H2D, NULL, "t"));
+    /* From pinned memory the copy is truly asynchronous: the host may not
+     * touch the source until the copy has completed (an H100 run caught the
+     * race when this synchronize was missing). */
+    assert_avf_ok(avf_device_synchronize(dev));
     memset(h, 0, 1 << 16);
     assert_avf_ok(avf_memcpy_async(dev, h, d, 1 << 16, AVF_COPY_D2H, NULL, "t"));
     assert_avf_ok(avf_device_synchronize(dev));
