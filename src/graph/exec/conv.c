@@ -1,0 +1,8 @@
+/* Executor ops of the conv family (see graph/exec_op.h). */
+#include <stddef.h>
+
+#include "graph/exec_op.h"
+
+const avf_exec_op *const avf_exec_ops_conv[] = {
+    NULL,
+};
