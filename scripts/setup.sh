@@ -8,7 +8,8 @@ set -euo pipefail
 APT_PACKAGES=(
   build-essential cmake pkg-config
   libcmocka-dev
-  protobuf-c-compiler libprotobuf-c-dev libonnx-dev
+  protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
+  libopenblas-dev
   python3 python3-venv
 )
 
