@@ -96,38 +96,33 @@ static inline void avf_test_read(const avf_op_ctx *ctx, const avf_tensor *t, voi
         assert_avf_ok(avf_device_synchronize(ctx->dev));
 }
 
-/* ||got - want|| / ||want|| over n values (NaN anywhere -> +inf; exact
- * agreement of two zero vectors -> 0). */
-static inline double avf_test_rel_err(const float *got, const double *want, int64_t n) {
+/* ||got - want|| / ||want|| over n values, `want` given in double (want_d)
+ * or in float (want_f). NaN in one but not the other -> +inf; two zero
+ * vectors -> 0. */
+static inline double avf_test_rel_err_any(const float *got, const double *want_d,
+                                          const float *want_f, int64_t n) {
     double num = 0.0, den = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        if (isnan(got[i]) != isnan(want[i]))
+        double w = want_d ? want_d[i] : (double)want_f[i];
+        if (isnan(got[i]) != isnan(w))
             return INFINITY;
-        if (isnan(want[i]))
+        if (isnan(w))
             continue;
-        double d = (double)got[i] - want[i];
+        double d = (double)got[i] - w;
         num += d * d;
-        den += want[i] * want[i];
+        den += w * w;
     }
     if (den == 0.0)
         return num == 0.0 ? 0.0 : INFINITY;
     return sqrt(num / den);
 }
 
+static inline double avf_test_rel_err(const float *got, const double *want, int64_t n) {
+    return avf_test_rel_err_any(got, want, NULL, n);
+}
+
 static inline double avf_test_rel_err_f32(const float *got, const float *want, int64_t n) {
-    double num = 0.0, den = 0.0;
-    for (int64_t i = 0; i < n; i++) {
-        if (isnan(got[i]) != isnan(want[i]))
-            return INFINITY;
-        if (isnan(want[i]))
-            continue;
-        double d = (double)got[i] - (double)want[i];
-        num += d * d;
-        den += (double)want[i] * (double)want[i];
-    }
-    if (den == 0.0)
-        return num == 0.0 ? 0.0 : INFINITY;
-    return sqrt(num / den);
+    return avf_test_rel_err_any(got, NULL, want, n);
 }
 
 #define assert_rel_err_below(err, tol)                                                   \
