@@ -1,0 +1,211 @@
+/* CPU Conv (im2col + sgemm) and ConvTranspose (sgemm + col2im).
+ *
+ * Everything is computed in f32 on 3 spatial dims (the geometry pads 1-D and
+ * 2-D convolutions with unit dims). The column matrix is built for a tile of
+ * output positions at a time so its size stays bounded (AVF_CPU_COL_FLOATS)
+ * whatever the image size; a 1x1, stride-1, unpadded convolution needs no
+ * columns at all (X is already the matrix).
+ */
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "ops/cpu/conv_cpu.h"
+
+#define AVF_CPU_COL_FLOATS (((int64_t)1) << 22) /* 16 MiB of column scratch */
+
+static int64_t vol3(const int64_t *d) { return d[0] * d[1] * d[2]; }
+
+static avf_status check_blas_dims(const char *op, int64_t a, int64_t b, int64_t c) {
+    if (a > INT_MAX || b > INT_MAX || c > INT_MAX)
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s: a GEMM dimension exceeds the BLAS int range",
+                        op);
+    return AVF_OK;
+}
+
+/* col[r][j - j0] for rows r = (c, kd, kh, kw) of cg channels and output
+ * positions j in [j0, j0 + nj): the input value each tap reads, 0 in pads. */
+static void im2col(const avf_conv_geom *g, const float *x, int64_t cg, int64_t j0, int64_t nj,
+                   float *col) {
+    const int64_t *in = g->in, *k = g->k, *o = g->out, *s = g->stride, *d = g->dil, *pb = g->pad_b;
+    int64_t ivol = vol3(in), kvol = vol3(k);
+    for (int64_t c = 0; c < cg; c++) {
+        const float *xc = x + c * ivol;
+        for (int64_t kk = 0; kk < kvol; kk++) {
+            int64_t kd = kk / (k[1] * k[2]), kh = (kk / k[2]) % k[1], kw = kk % k[2];
+            float *row = col + (c * kvol + kk) * nj;
+            int64_t od = j0 / (o[1] * o[2]), oh = (j0 / o[2]) % o[1], ow = j0 % o[2];
+            for (int64_t j = 0; j < nj; j++) {
+                int64_t id = od * s[0] - pb[0] + kd * d[0];
+                int64_t ih = oh * s[1] - pb[1] + kh * d[1];
+                int64_t iw = ow * s[2] - pb[2] + kw * d[2];
+                row[j] = (id >= 0 && id < in[0] && ih >= 0 && ih < in[1] && iw >= 0 && iw < in[2])
+                             ? xc[(id * in[1] + ih) * in[2] + iw]
+                             : 0.0f;
+                if (++ow == o[2]) {
+                    ow = 0;
+                    if (++oh == o[1]) {
+                        oh = 0;
+                        od++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static int is_pointwise(const avf_conv_geom *g) {
+    for (int i = 0; i < AVF_CONV_MAX_SP; i++)
+        if (g->k[i] != 1 || g->stride[i] != 1 || g->pad_b[i] != 0 || g->pad_e[i] != 0)
+            return 0;
+    return 1;
+}
+
+static void add_bias(const avf_conv_geom *g, const float *b, float *y) {
+    int64_t ovol = vol3(g->out);
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t m = 0; m < g->c_out; m++) {
+            float *ym = y + (n * g->c_out + m) * ovol;
+            float bv = b ? b[m] : 0.0f;
+            for (int64_t j = 0; j < ovol; j++)
+                ym[j] += bv;
+        }
+}
+
+static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float *x,
+                           const float *w, const float *b, float *y) {
+    int64_t cg = g->c_in / g->group, mg = g->c_out / g->group;
+    int64_t ivol = vol3(g->in), ovol = vol3(g->out), kvol = vol3(g->k);
+    int64_t kdim = cg * kvol;
+    int pointwise = is_pointwise(g);
+    int64_t tile = pointwise ? ovol : AVF_CPU_COL_FLOATS / kdim;
+    if (tile < 1)
+        tile = 1;
+    if (tile > ovol)
+        tile = ovol;
+    AVF_TRY(check_blas_dims("Conv", mg, kdim, ovol));
+    float *col = NULL;
+    if (!pointwise)
+        AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)(kdim * tile) * sizeof(float), ctx->stream,
+                               (void **)&col));
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = x + (n * g->c_in + gi * cg) * ivol;
+            const float *wg = w + gi * mg * kdim;
+            float *yg = y + (n * g->c_out + gi * mg) * ovol;
+            if (pointwise) {
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)ovol,
+                            (int)kdim, 1.0f, wg, (int)kdim, xg, (int)ovol, 0.0f, yg, (int)ovol);
+                continue;
+            }
+            for (int64_t j0 = 0; j0 < ovol; j0 += tile) {
+                int64_t nj = ovol - j0 < tile ? ovol - j0 : tile;
+                im2col(g, xg, cg, j0, nj, col);
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nj, (int)kdim,
+                            1.0f, wg, (int)kdim, col, (int)nj, 0.0f, yg + j0, (int)ovol);
+            }
+        }
+    if (col)
+        avf_pool_free(ctx->pool, col, ctx->stream);
+    if (b)
+        add_bias(g, b, y);
+    return AVF_OK;
+}
+
+/* Scatter col rows (co, kd, kh, kw) x input positions [j0, j0 + nj) into the
+ * mg output channels at y: output o = i * stride - pad_b + k * dilation. */
+static void col2im(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0, int64_t nj,
+                   float *y) {
+    const int64_t *in = g->in, *k = g->k, *o = g->out, *s = g->stride, *d = g->dil, *pb = g->pad_b;
+    int64_t ovol = vol3(o), kvol = vol3(k);
+    for (int64_t c = 0; c < mg; c++) {
+        float *yc = y + c * ovol;
+        for (int64_t kk = 0; kk < kvol; kk++) {
+            int64_t kd = kk / (k[1] * k[2]), kh = (kk / k[2]) % k[1], kw = kk % k[2];
+            const float *row = col + (c * kvol + kk) * nj;
+            int64_t id = j0 / (in[1] * in[2]), ih = (j0 / in[2]) % in[1], iw = j0 % in[2];
+            for (int64_t j = 0; j < nj; j++) {
+                int64_t od = id * s[0] - pb[0] + kd * d[0];
+                int64_t oh = ih * s[1] - pb[1] + kh * d[1];
+                int64_t ow = iw * s[2] - pb[2] + kw * d[2];
+                if (od >= 0 && od < o[0] && oh >= 0 && oh < o[1] && ow >= 0 && ow < o[2])
+                    yc[(od * o[1] + oh) * o[2] + ow] += row[j];
+                if (++iw == in[2]) {
+                    iw = 0;
+                    if (++ih == in[1]) {
+                        ih = 0;
+                        id++;
+                    }
+                }
+            }
+        }
+    }
+}
+
+static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float *x,
+                                     const float *w, const float *b, float *y) {
+    int64_t cg = g->c_in / g->group, mg = g->c_out / g->group;
+    int64_t ivol = vol3(g->in), ovol = vol3(g->out), kvol = vol3(g->k);
+    int64_t rows = mg * kvol;
+    int64_t tile = AVF_CPU_COL_FLOATS / rows;
+    if (tile < 1)
+        tile = 1;
+    if (tile > ivol)
+        tile = ivol;
+    AVF_TRY(check_blas_dims("ConvTranspose", rows, cg, ivol));
+    float *col = NULL;
+    AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)(rows * tile) * sizeof(float), ctx->stream,
+                           (void **)&col));
+    memset(y, 0, (size_t)(g->n * g->c_out * ovol) * sizeof(float));
+    for (int64_t n = 0; n < g->n; n++)
+        for (int64_t gi = 0; gi < g->group; gi++) {
+            const float *xg = x + (n * g->c_in + gi * cg) * ivol;
+            const float *wg = w + gi * cg * rows; /* (cg, mg * kvol) */
+            float *yg = y + (n * g->c_out + gi * mg) * ovol;
+            for (int64_t j0 = 0; j0 < ivol; j0 += tile) {
+                int64_t nj = ivol - j0 < tile ? ivol - j0 : tile;
+                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)nj, (int)cg,
+                            1.0f, wg, (int)rows, xg + j0, (int)ivol, 0.0f, col, (int)nj);
+                col2im(g, col, mg, j0, nj, yg);
+            }
+        }
+    avf_pool_free(ctx->pool, col, ctx->stream);
+    if (b)
+        add_bias(g, b, y);
+    return AVF_OK;
+}
+
+static avf_status run(avf_op_ctx *ctx, int transpose, const avf_conv_geom *g, const avf_tensor *x,
+                      const avf_tensor *w, const avf_tensor *b, avf_tensor *y) {
+    const float *xf = NULL, *wf = NULL, *bf = NULL;
+    float *yf = NULL;
+    void *sx = NULL, *sw = NULL, *sb = NULL, *sy = NULL;
+    avf_status st = avf_cpu_conv_f32_view(ctx, x, &xf, &sx);
+    if (st == AVF_OK)
+        st = avf_cpu_conv_f32_view(ctx, w, &wf, &sw);
+    if (st == AVF_OK)
+        st = avf_cpu_conv_f32_view(ctx, b, &bf, &sb);
+    if (st == AVF_OK)
+        st = avf_cpu_conv_f32_out(ctx, y, &yf, &sy);
+    if (st == AVF_OK)
+        st = transpose ? conv_transpose_f32(ctx, g, xf, wf, bf, yf)
+                       : conv_f32(ctx, g, xf, wf, bf, yf);
+    if (st == AVF_OK)
+        avf_cpu_conv_f32_store(yf, y);
+    avf_cpu_conv_scratch_free(ctx, sx);
+    avf_cpu_conv_scratch_free(ctx, sw);
+    avf_cpu_conv_scratch_free(ctx, sb);
+    avf_cpu_conv_scratch_free(ctx, sy);
+    return st;
+}
+
+avf_status avf_cpu_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                        const avf_tensor *w, const avf_tensor *b, avf_tensor *y) {
+    return run(ctx, 0, g, x, w, b, y);
+}
+
+avf_status avf_cpu_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                                  const avf_tensor *w, const avf_tensor *b, avf_tensor *y) {
+    return run(ctx, 1, g, x, w, b, y);
+}

@@ -1,0 +1,29 @@
+/* Internal: CPU kernels of the convolution family (src/ops/cpu/conv*.c,
+ * pool.c, resize.c). Called by the entry points in src/ops/conv.c, pool.c and
+ * resize.c after the tensors were checked against the geometry. */
+#ifndef AVF_OPS_CPU_CONV_CPU_H
+#define AVF_OPS_CPU_CONV_CPU_H
+
+#include "ops/conv.h"
+
+avf_status avf_cpu_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                        const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+avf_status avf_cpu_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                                  const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
+                        const avf_tensor *x, avf_tensor *y);
+avf_status avf_cpu_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
+                          avf_tensor *y);
+
+/* dtype staging (cpu/conv_util.c): the kernels compute in f32.
+ * f32_view: t's values as f32 (t's own data when f32, else converted into
+ * pool scratch returned in *scratch; NULL t gives NULL). f32_out: where to
+ * write f32 results for t (t's data, or scratch); f32_store converts them
+ * into t. Release scratch with avf_cpu_conv_scratch_free (NULL is ignored). */
+avf_status avf_cpu_conv_f32_view(avf_op_ctx *ctx, const avf_tensor *t, const float **out,
+                            void **scratch);
+avf_status avf_cpu_conv_f32_out(avf_op_ctx *ctx, avf_tensor *t, float **out, void **scratch);
+void avf_cpu_conv_f32_store(const float *src, avf_tensor *t);
+void avf_cpu_conv_scratch_free(avf_op_ctx *ctx, void *p);
+
+#endif /* AVF_OPS_CPU_CONV_CPU_H */

@@ -1,0 +1,26 @@
+/* Internal: the elementwise family's CPU kernels (reference; see
+ * ops/elementwise.h for the semantics). Called by the entry points after
+ * every check, with non-empty tensors. */
+#ifndef AVF_OPS_CPU_ELEMENTWISE_CPU_H
+#define AVF_OPS_CPU_ELEMENTWISE_CPU_H
+
+#include "ops/elementwise.h"
+
+avf_status avf_cpu_unary(const avf_unary_params *p, const avf_tensor *x, avf_tensor *y);
+avf_status avf_cpu_cast(const avf_tensor *x, avf_tensor *y);
+avf_status avf_cpu_binary(avf_binary_op op, const avf_ew_bcast *bc, const avf_tensor *a,
+                          const avf_tensor *b, avf_tensor *out);
+avf_status avf_cpu_where(const avf_ew_bcast *bc, const avf_tensor *cond, const avf_tensor *x,
+                         const avf_tensor *y, avf_tensor *out);
+
+/* Per-element access by dtype, shared by Cast and mixed-dtype Pow. */
+int avf_cpu_ew_is_float(avf_dtype d);
+double avf_cpu_ew_load_f(avf_dtype d, const void *p, int64_t i);
+int64_t avf_cpu_ew_load_i(avf_dtype d, const void *p, int64_t i);
+/* Store v converted to dtype d (float -> int: see elementwise.h). */
+void avf_cpu_ew_store_f(avf_dtype d, void *p, int64_t i, double v);
+void avf_cpu_ew_store_i(avf_dtype d, void *p, int64_t i, int64_t v);
+/* Float -> int64: truncate toward zero, saturate, NaN -> 0. */
+int64_t avf_cpu_ew_f2i(double v);
+
+#endif /* AVF_OPS_CPU_ELEMENTWISE_CPU_H */

@@ -1,0 +1,59 @@
+/* CPU kernels: Softmax and LogSoftmax over the middle axis of [outer, n,
+ * inner], stable form: exp(x - max) / sum, log form x - max - log(sum). */
+#include <math.h>
+
+#include "core/error.h"
+#include "ops/cpu/reduce_cpu.h"
+
+/* One line of n elements at stride `inner`. */
+static void softmax_f32_line(const float *x, float *y, int64_t n, int64_t inner, int is_log) {
+    double mx = -INFINITY;
+    for (int64_t k = 0; k < n; k++)
+        if (x[k * inner] > mx || isnan(x[k * inner]))
+            mx = x[k * inner];
+    double sum = 0.0;
+    for (int64_t k = 0; k < n; k++)
+        sum += exp((double)x[k * inner] - mx);
+    if (is_log) {
+        double ls = mx + log(sum);
+        for (int64_t k = 0; k < n; k++)
+            y[k * inner] = (float)((double)x[k * inner] - ls);
+    } else {
+        double inv = 1.0 / sum;
+        for (int64_t k = 0; k < n; k++)
+            y[k * inner] = (float)(exp((double)x[k * inner] - mx) * inv);
+    }
+}
+
+static void softmax_gen_line(const void *x, void *y, avf_dtype dt, int64_t base, int64_t n,
+                             int64_t inner, int is_log) {
+    double mx = -INFINITY;
+    for (int64_t k = 0; k < n; k++) {
+        double v = avf_cpu_ld(x, dt, base + k * inner);
+        if (v > mx || isnan(v))
+            mx = v;
+    }
+    double sum = 0.0;
+    for (int64_t k = 0; k < n; k++)
+        sum += exp(avf_cpu_ld(x, dt, base + k * inner) - mx);
+    double ls = mx + log(sum), inv = 1.0 / sum;
+    for (int64_t k = 0; k < n; k++) {
+        double v = avf_cpu_ld(x, dt, base + k * inner);
+        avf_cpu_st(y, dt, base + k * inner, is_log ? v - ls : exp(v - mx) * inv);
+    }
+}
+
+avf_status avf_cpu_softmax(avf_op_ctx *ctx, int64_t outer, int64_t n, int64_t inner, int is_log,
+                           const avf_tensor *x, avf_tensor *y) {
+    (void)ctx;
+    for (int64_t o = 0; o < outer; o++)
+        for (int64_t i = 0; i < inner; i++) {
+            int64_t base = o * n * inner + i;
+            if (x->dtype == AVF_DTYPE_F32)
+                softmax_f32_line((const float *)x->data + base, (float *)y->data + base, n, inner,
+                                 is_log);
+            else
+                softmax_gen_line(x->data, y->data, x->dtype, base, n, inner, is_log);
+        }
+    return AVF_OK;
+}

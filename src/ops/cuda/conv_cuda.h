@@ -1,0 +1,26 @@
+/* Internal: CUDA kernels of the convolution family (src/ops/cuda/conv.cu,
+ * pool.cu, resize.cu), plain C functions exported from the .cu files. */
+#ifndef AVF_OPS_CUDA_CONV_CUDA_H
+#define AVF_OPS_CUDA_CONV_CUDA_H
+
+#include "ops/conv.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#ifdef AVF_HAVE_CUDA
+avf_status avf_cuda_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                         const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+avf_status avf_cuda_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                                   const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+avf_status avf_cuda_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
+                         const avf_tensor *x, avf_tensor *y);
+avf_status avf_cuda_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
+                           avf_tensor *y);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* AVF_OPS_CUDA_CONV_CUDA_H */

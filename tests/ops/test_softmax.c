@@ -1,0 +1,204 @@
+/* Kernel tests: Softmax and LogSoftmax, both axis semantics (opset < 13:
+ * 2-D coercion at axis; >= 13: one axis), CPU vs a double reference and
+ * CUDA vs CPU, large inputs (stability) and shape-function errors. */
+#include "op_test_util.h"
+
+#include "ops/reduce.h"
+
+static avf_test_env env;
+
+static int setup(void **state) {
+    (void)state;
+    avf_test_env_init(&env);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    avf_test_env_free(&env);
+    return 0;
+}
+
+static void need_gpu(void) {
+    if (!env.gpu) {
+        print_message("[  SKIP    ] no CUDA device on this machine\n");
+        skip();
+    }
+}
+
+static int64_t numel_of(int nd, const int64_t *s) {
+    int64_t n = 1;
+    for (int i = 0; i < nd; i++)
+        n *= s[i];
+    return n;
+}
+
+/* Random host data of dtype dt; vals gets each element as a double (after
+ * rounding to dt). `ints`: whole numbers, so ties happen. */
+static void *rand_buf(avf_dtype dt, int64_t n, uint64_t *seed, double lo, double hi, int ints,
+                      double *vals) {
+    void *buf = malloc((size_t)(n ? n : 1) * avf_dtype_size(dt));
+    assert_non_null(buf);
+    for (int64_t i = 0; i < n; i++) {
+        double v = avf_test_rand(seed, lo, hi);
+        if (ints || dt == AVF_DTYPE_I64 || dt == AVF_DTYPE_I32)
+            v = floor(v);
+        switch (dt) {
+        case AVF_DTYPE_F32: ((float *)buf)[i] = (float)v; v = (float)v; break;
+        case AVF_DTYPE_F16:
+            ((uint16_t *)buf)[i] = avf_f32_to_f16((float)v);
+            v = avf_f16_to_f32(((uint16_t *)buf)[i]);
+            break;
+        case AVF_DTYPE_I64: ((int64_t *)buf)[i] = (int64_t)v; break;
+        case AVF_DTYPE_I32: ((int32_t *)buf)[i] = (int32_t)v; break;
+        default: fail();
+        }
+        if (vals)
+            vals[i] = v;
+    }
+    return buf;
+}
+
+static double get_d(const void *buf, avf_dtype dt, int64_t i) {
+    switch (dt) {
+    case AVF_DTYPE_F32: return ((const float *)buf)[i];
+    case AVF_DTYPE_F16: return avf_f16_to_f32(((const uint16_t *)buf)[i]);
+    case AVF_DTYPE_I64: return (double)((const int64_t *)buf)[i];
+    case AVF_DTYPE_I32: return ((const int32_t *)buf)[i];
+    default: return NAN;
+    }
+}
+
+static double err_of(const void *got, avf_dtype dt, const double *want, int64_t n) {
+    float *g = malloc((size_t)(n ? n : 1) * sizeof *g);
+    for (int64_t i = 0; i < n; i++)
+        g[i] = (float)get_d(got, dt, i);
+    double e = avf_test_rel_err(g, want, n);
+    free(g);
+    return e;
+}
+
+static double tol_of(avf_dtype dt) {
+    return dt == AVF_DTYPE_F16 ? 2e-3 : 1e-5;
+}
+
+
+typedef struct scase {
+    int nd;
+    int64_t shape[3];
+    int64_t axis;
+    int legacy;
+} scase;
+
+static const scase scases[] = {
+    {3, {2, 3, 4}, 0, 0},  {3, {2, 3, 4}, 1, 0},  {3, {2, 3, 4}, 2, 0}, {3, {2, 3, 4}, -1, 0},
+    {3, {2, 3, 4}, 0, 1},  {3, {2, 3, 4}, 1, 1},  {3, {2, 3, 4}, -1, 1}, {2, {5, 2000}, 1, 0},
+    {3, {4, 1000, 3}, 1, 0}, {3, {2, 50, 60}, 1, 1}, {1, {1}, 0, 0},
+};
+
+static void *run_softmax(avf_op_ctx *ctx, const avf_softmax_params *p, avf_dtype dt, int nd,
+                         const int64_t *shape, const void *in) {
+    assert_avf_ok(avf_softmax_shape(p, dt, nd, shape));
+    avf_tensor x, y;
+    avf_test_tensor(ctx, &x, dt, nd, shape, in);
+    avf_test_tensor(ctx, &y, dt, nd, shape, NULL);
+    assert_avf_ok(avf_op_softmax(ctx, p, &x, &y));
+    void *out = malloc(avf_tensor_nbytes(&y));
+    avf_test_read(ctx, &y, out);
+    avf_tensor_release(&x, ctx->stream);
+    avf_tensor_release(&y, ctx->stream);
+    return out;
+}
+
+static void softmax_cases(avf_dtype dt, int on_gpu, double lo, double hi) {
+    uint64_t seed = 4242 + (uint64_t)dt;
+    for (size_t c = 0; c < sizeof scases / sizeof scases[0]; c++) {
+        const scase *sc = &scases[c];
+        int64_t n = numel_of(sc->nd, sc->shape);
+        double *vals = malloc((size_t)n * sizeof *vals), *want = malloc((size_t)n * sizeof *want);
+        void *in = rand_buf(dt, n, &seed, lo, hi, 0, vals);
+        int a = (int)(sc->axis < 0 ? sc->axis + sc->nd : sc->axis);
+        int64_t len = 1, inner = 1;
+        for (int d = a; d < sc->nd; d++) {
+            if (d == a || sc->legacy)
+                len *= sc->shape[d];
+            else
+                inner *= sc->shape[d];
+        }
+        for (int lg = 0; lg < 2; lg++) {
+            avf_softmax_params p = {sc->axis, sc->legacy, lg};
+            void *cpu = run_softmax(&env.cpu_ctx, &p, dt, sc->nd, sc->shape, in);
+            if (on_gpu) {
+                void *gpu = run_softmax(&env.gpu_ctx, &p, dt, sc->nd, sc->shape, in);
+                for (int64_t i = 0; i < n; i++)
+                    want[i] = get_d(cpu, dt, i);
+                assert_rel_err_below(err_of(gpu, dt, want, n), tol_of(dt));
+                free(gpu);
+            } else {
+                for (int64_t l = 0; l < n / len; l++) {
+                    int64_t base = (l / inner) * len * inner + l % inner;
+                    double mx = -INFINITY, sum = 0;
+                    for (int64_t k = 0; k < len; k++)
+                        mx = fmax(mx, vals[base + k * inner]);
+                    for (int64_t k = 0; k < len; k++)
+                        sum += exp(vals[base + k * inner] - mx);
+                    for (int64_t k = 0; k < len; k++) {
+                        double v = vals[base + k * inner];
+                        want[base + k * inner] = lg ? v - mx - log(sum) : exp(v - mx) / sum;
+                    }
+                }
+                assert_rel_err_below(err_of(cpu, dt, want, n), tol_of(dt));
+            }
+            free(cpu);
+        }
+        free(in);
+        free(vals);
+        free(want);
+    }
+}
+
+static void test_softmax(void **s) {
+    (void)s;
+    softmax_cases(AVF_DTYPE_F32, 0, -5, 5);
+    softmax_cases(AVF_DTYPE_F16, 0, -5, 5);
+    softmax_cases(AVF_DTYPE_F32, 0, 1000, 1010); /* would overflow without max-subtraction */
+}
+
+static void test_softmax_cuda(void **s) {
+    (void)s;
+    need_gpu();
+    softmax_cases(AVF_DTYPE_F32, 1, -5, 5);
+    softmax_cases(AVF_DTYPE_F16, 1, -5, 5);
+    softmax_cases(AVF_DTYPE_F32, 1, 1000, 1010);
+}
+
+static void test_softmax_errors(void **s) {
+    (void)s;
+    const int64_t shape[3] = {2, 3, 4};
+    avf_softmax_params p = {3, 0, 0};
+    assert_avf_fails(avf_softmax_shape(&p, AVF_DTYPE_F32, 3, shape), AVF_ERR_INVALID_ARG);
+    p.axis = -4;
+    assert_avf_fails(avf_softmax_shape(&p, AVF_DTYPE_F32, 3, shape), AVF_ERR_INVALID_ARG);
+    p.axis = 0;
+    assert_avf_fails(avf_softmax_shape(&p, AVF_DTYPE_F32, 0, shape), AVF_ERR_INVALID_ARG);
+    assert_avf_fails(avf_softmax_shape(&p, AVF_DTYPE_I64, 3, shape), AVF_ERR_UNSUPPORTED);
+    p.legacy = 1;
+    p.axis = -3;
+    assert_avf_ok(avf_softmax_shape(&p, AVF_DTYPE_F32, 3, shape));
+    avf_tensor x, y;
+    const int64_t other[3] = {2, 3, 5};
+    avf_test_tensor(&env.cpu_ctx, &x, AVF_DTYPE_F32, 3, shape, NULL);
+    avf_test_tensor(&env.cpu_ctx, &y, AVF_DTYPE_F32, 3, other, NULL);
+    assert_avf_fails(avf_op_softmax(&env.cpu_ctx, &p, &x, &y), AVF_ERR_INVALID_ARG);
+    avf_tensor_release(&x, NULL);
+    avf_tensor_release(&y, NULL);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_softmax),
+        cmocka_unit_test(test_softmax_errors),
+        cmocka_unit_test(test_softmax_cuda),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
