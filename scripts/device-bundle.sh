@@ -20,6 +20,21 @@ for lib in libcmocka.so.0 libprotobuf-c.so.1; do
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done
+# The conformance runner with the official node tests it passes on the CPU
+# (the GPU machine has no libonnx-testdata), and the real models.
+if [ -x "$build/tests/run_node_tests" ]; then
+  cp -a "$build/tests/run_node_tests" "$out/tests/"
+  mkdir -p "$out/node"
+  grep -v '^#' "$root/tests/conformance/expected_cpu.txt" | while read -r t; do
+    [ -n "$t" ] && cp -r "/usr/share/libonnx-testdata/data/node/$t" "$out/node/"
+  done
+fi
+mkdir -p "$out/models"
+for m in silero_vad ppocr_v4_det ppocr_v4_rec ppocr_mobile_v2_cls; do
+  [ -f "$root/models/$m.onnx" ] && cp "$root/models/$m.onnx" "$out/models/"
+done
+# Tests find sources, models and conformance lists at the build's source path.
+echo "$root" > "$out/SOURCE_DIR"
 git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"
 du -sh "$out"
 echo "device-bundle: ready in .bundle/ (commit $(cat "$out/COMMIT"))"

@@ -12,6 +12,13 @@ mkdir -p "$out"
 run_bench=1
 [ "${1:-}" = "--no-bench" ] && { run_bench=0; shift; }
 export LD_LIBRARY_PATH="$b/lib:${LD_LIBRARY_PATH:-}"
+# Tests were built with this tree's path on the build machine compiled in
+# (models/, tests/conformance/): make that path lead here.
+src=$(cat "$b/SOURCE_DIR" 2>/dev/null || echo "$root")
+if [ "$src" != "$root" ] && [ ! -e "$src" ]; then
+  mkdir -p "$(dirname "$src")" && ln -s "$root" "$src"
+fi
+[ -e "$root/models" ] || ln -s "$b/models" "$root/models"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -39,6 +46,21 @@ for t in "$b"/tests/test_*; do
   grep -E '^\[  (PASSED|FAILED|SKIPPED) ' "$logs/$name.log" | sed "s/^/$name: /"
 done
 cat "$logs"/test_*.log > "$out/tests.log"
+
+# ONNX node tests through the executor on the GPU (the ones the CPU passes).
+if [ -x "$b/tests/run_node_tests" ]; then
+  "$b/tests/run_node_tests" --device cuda:0 --data "$b/node" --list-failures \
+    >"$out/conformance_cuda.txt" 2>&1
+  rc=$?
+  grep -E '^TOTAL' "$out/conformance_cuda.txt" | sed 's/^/conformance cuda:0 (tests passed failed unsupported): /'
+  nfailed=$(awk '/^TOTAL/ {print $4}' "$out/conformance_cuda.txt")
+  if [ $rc -ne 0 ] || [ "${nfailed:-1}" != 0 ]; then
+    fail=$((fail + 1)); failed+=("conformance_cuda")
+    sed -n '/^failures:/,$p' "$out/conformance_cuda.txt" | head -40
+  else
+    pass=$((pass + 1))
+  fi
+fi
 
 # compute-sanitizer (memcheck) over the tests that touch device memory most
 # (API errors are not reported: the tests provoke them on purpose):

@@ -17,6 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "avflow/device.h"
+#include "avflow/pool.h"
 #include "avflow/status.h"
 #include "avflow/tensor.h"
 
@@ -95,6 +97,39 @@ typedef struct avf_model_summary {
 
 /* Counts computed at load; the pointers inside belong to the model. */
 avf_status avf_model_get_summary(const avf_model *m, avf_model_summary *out);
+
+/* ---------------------------------------------------------------- running */
+
+typedef struct avf_run_options {
+    avf_device *device;   /* NULL: the pool's device */
+    avf_stream *stream;   /* NULL: the device's default stream */
+    avf_pool *pool;       /* required: intermediates and outputs come from it */
+    int allow_tf32;       /* 0: f32 GEMM/conv in exact f32 */
+    int fp16;             /* reserved: must be 0 (fp16 execution comes later) */
+} avf_run_options;
+
+/* Run the model on opts->device. Thread-safe: any number of threads may run
+ * one model at once (each with its own stream, sharing a pool or not); the
+ * first run on a device compiles the model and uploads its weights once.
+ *
+ * inputs[i] feeds the graph input named input_names[i] (input_names NULL:
+ * the model's inputs in order, n_inputs == avf_model_num_inputs). Every
+ * graph input must be fed; dtypes must match the model's and shapes its
+ * fixed dims. Inputs may live on the CPU or on the run device (copied as
+ * needed); the caller keeps them.
+ *
+ * output_names NULL: all outputs in model order (n_outputs must equal
+ * avf_model_num_outputs). outputs[i] is allocated by avflow from opts->pool
+ * on the run device; the caller releases it with avf_tensor_release(t,
+ * stream). Results are ready once the stream's work completes (at return on
+ * the CPU). On failure every output is left zeroed.
+ *
+ * Errors: AVF_ERR_INVALID_ARG (missing/unknown input, wrong dtype or shape),
+ * AVF_ERR_UNSUPPORTED (a node avflow cannot run: the message names the node
+ * and op), and whatever a kernel returns (message names the node). */
+avf_status avf_model_run(const avf_model *m, const avf_run_options *opts, int n_inputs,
+                         const char *const *input_names, const avf_tensor *inputs,
+                         int n_outputs, const char *const *output_names, avf_tensor *outputs);
 
 #ifdef __cplusplus
 }

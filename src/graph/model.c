@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "graph/exec.h"
 #include "graph/graph.h"
 #include "graph/onnx.h"
 #include "graph/op_registry.h"
@@ -14,6 +15,7 @@ struct avf_model {
     avf_model_summary summary;
     avf_model_op_count *ops;
     avf_model_opset *opsets;
+    avf_exec_model *exec; /* compiled at the first run; shared by all runs */
 };
 
 typedef struct summary_ctx {
@@ -99,7 +101,7 @@ static avf_status finish(avf_graph *g, const avf_model_options *opts, avf_model 
         return st;
     }
     m->graph = g;
-    if ((st = summarize(m)) != AVF_OK) {
+    if ((st = summarize(m)) != AVF_OK || (st = avf_exec_model_create(g, &m->exec)) != AVF_OK) {
         avf_model_free(m);
         return st;
     }
@@ -140,6 +142,7 @@ avf_status avf_model_load_memory(const void *data, size_t len, const avf_model_o
 void avf_model_free(avf_model *m) {
     if (!m)
         return;
+    avf_exec_model_free(m->exec);
     avf_graph_free(m->graph);
     free(m->ops);
     free(m->opsets);
@@ -183,4 +186,14 @@ avf_status avf_model_get_summary(const avf_model *m, avf_model_summary *out) {
     AVF_CHECK_ARG(m && out);
     *out = m->summary;
     return AVF_OK;
+}
+
+avf_status avf_model_run(const avf_model *m, const avf_run_options *opts, int n_inputs,
+                         const char *const *input_names, const avf_tensor *inputs,
+                         int n_outputs, const char *const *output_names, avf_tensor *outputs) {
+    if (outputs && n_outputs > 0)
+        memset(outputs, 0, (size_t)n_outputs * sizeof *outputs);
+    AVF_CHECK_ARG(m != NULL && opts != NULL);
+    return avf_exec_model_run(m->exec, opts, n_inputs, input_names, inputs, n_outputs,
+                              output_names, outputs);
 }

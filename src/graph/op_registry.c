@@ -1,4 +1,5 @@
 /* The table of supported ONNX ops and the load-time check against it. */
+#include "graph/exec_op.h"
 #include "graph/op_registry.h"
 
 #include <stdarg.h>
@@ -122,12 +123,7 @@ static int check_rnn(const avf_graph_node *n, int64_t opset, char *msg, size_t c
     static const int64_t layouts[] = {0, 1};
     if (check_enum(n, "direction", dirs, msg, cap) || check_int(n, "layout", layouts, 2, msg, cap))
         return 1;
-    const avf_graph_attr *a = avf_graph_node_attr(n, "activations");
-    for (int i = 0; a && i < a->n; i++)
-        if (strcmp(a->strings[i], "Sigmoid") != 0 && strcmp(a->strings[i], "Tanh") != 0 &&
-            strcmp(a->strings[i], "Relu") != 0)
-            return say(msg, cap, "unsupported attribute value activations[%d]='%s'", i,
-                       a->strings[i]);
+    /* activations: the kernels' prepare checks the names (all 11 of ONNX). */
     return 0;
 }
 
@@ -207,6 +203,10 @@ static const avf_op_attr_def a_lstm[] = {
 static const avf_op_attr_def a_gru[] = {
     {"activation_alpha", FS}, {"activation_beta", FS}, {"activations", SS}, {"clip", F},
     {"direction", S}, {"hidden_size", I}, {"layout", I}, {"linear_before_reset", I}, END};
+static const avf_op_attr_def a_rnn[] = {
+    {"activation_alpha", FS}, {"activation_beta", FS}, {"activations", SS}, {"clip", F},
+    {"direction", S}, {"hidden_size", I}, {"layout", I}, END};
+static const avf_op_attr_def a_upsample[] = {{"mode", S}, {"scales", FS}, END};
 static const avf_op_attr_def a_if[] = {{"then_branch", G}, {"else_branch", G}, END};
 static const avf_op_attr_def a_loop[] = {{"body", G}, END};
 static const avf_op_attr_def a_constant[] = {{"value", T}, {"value_float", F},
@@ -227,12 +227,14 @@ static const avf_op_def avf_ops[] = {
     /* recurrent */
     {"LSTM", 1, 3, 8, 0, 3, a_lstm, check_rnn},
     {"GRU", 1, 3, 6, 0, 2, a_gru, check_rnn},
+    {"RNN", 1, 3, 6, 0, 2, a_rnn, check_rnn},
     /* convolution, normalization, pooling */
     {"Conv", 1, 2, 3, 1, 1, a_conv, check_pool},
     {"ConvTranspose", 1, 2, 3, 1, 1, a_convt, check_pool},
     {"BatchNormalization", 1, 5, 5, 1, 5, a_bn, check_bn},
     {"LayerNormalization", 17, 2, 3, 1, 3, a_layernorm, NULL},
     {"GlobalAveragePool", 1, 1, 1, 1, 1, a_none, NULL},
+    {"GlobalMaxPool", 1, 1, 1, 1, 1, a_none, NULL},
     {"AveragePool", 1, 1, 1, 1, 1, a_avgpool, check_pool},
     {"MaxPool", 1, 1, 1, 1, 2, a_maxpool, check_pool},
     /* activations */
@@ -271,11 +273,14 @@ static const avf_op_def avf_ops[] = {
     BINARY("Equal", 1),
     BINARY("Less", 1),
     BINARY("Greater", 1),
+    BINARY("LessOrEqual", 12),
+    BINARY("GreaterOrEqual", 12),
     UNARY("Not", 1),
     BINARY("And", 1),
     BINARY("Or", 1),
     /* shape and data movement */
     {"Resize", 10, 1, 4, 1, 1, a_resize, check_resize},
+    {"Upsample", 7, 1, 2, 1, 1, a_upsample, NULL},
     {"Pad", 1, 1, 4, 1, 1, a_pad, check_pad},
     {"Concat", 1, 1, V, 1, 1, a_axis, NULL},
     {"Split", 1, 1, 2, 1, V, a_split, NULL},
@@ -358,7 +363,24 @@ static int why_unsupported(const avf_graph *g, const avf_graph_node *n, char *ms
             return say(msg, cap, "attribute '%s' must be %s, is %s", a->name,
                        avf_attr_type_name(d->type), avf_attr_type_name(a->type));
     }
-    return op->check ? op->check(n, opset, msg, cap) : 0;
+    if (op->check && op->check(n, opset, msg, cap))
+        return 1;
+    /* Supported means runnable: a kernel is registered and its prepare
+     * accepts the attributes, so a model that loads does not fail later for
+     * a missing kernel. prepare only reads the node into a params blob. */
+    const avf_exec_op *x = avf_exec_find(n->domain, n->op_type);
+    if (!x)
+        return say(msg, cap, "no kernel for op '%s' yet", n->op_type);
+    if (x->prepare) {
+        _Alignas(16) unsigned char params[AVF_EXEC_PARAMS_MAX];
+        if (x->prepare(n, opset, params) != AVF_OK) {
+            /* prepare's message names node and op already; keep the reason. */
+            const char *why = avf_last_error();
+            const char *colon = strstr(why, "): ");
+            return say(msg, cap, "%s", colon ? colon + 3 : why);
+        }
+    }
+    return 0;
 }
 
 avf_status avf_op_check_node(const avf_graph *g, avf_graph_node *n) {

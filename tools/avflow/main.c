@@ -14,6 +14,7 @@ typedef struct avf_command {
 static const avf_command avf_commands[] = {
     {"info", avf_cmd_info, "list devices, memory, compute capability, backends and libraries"},
     {"inspect", avf_cmd_inspect, "show a model's inputs, outputs, ops (supported or not), parameters"},
+    {"run", avf_cmd_run, "run a model once on .npy inputs and write its outputs as .npy"},
 };
 
 static void usage(FILE *out) {
