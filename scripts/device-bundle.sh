@@ -25,9 +25,10 @@ done
 if [ -x "$build/tests/run_node_tests" ]; then
   cp -a "$build/tests/run_node_tests" "$out/tests/"
   mkdir -p "$out/node"
-  grep -v '^#' "$root/tests/conformance/expected_cpu.txt" | while read -r t; do
-    [ -n "$t" ] && cp -r "/usr/share/libonnx-testdata/data/node/$t" "$out/node/"
-  done
+  while read -r t; do
+    case "$t" in ''|'#'*) continue ;; esac
+    cp -r "/usr/share/libonnx-testdata/data/node/$t" "$out/node/"
+  done < "$root/tests/conformance/expected_cpu.txt"
 fi
 mkdir -p "$out/models"
 for m in silero_vad ppocr_v4_det ppocr_v4_rec ppocr_mobile_v2_cls; do
