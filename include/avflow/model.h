@@ -106,6 +106,11 @@ typedef struct avf_run_options {
     avf_pool *pool;       /* required: intermediates and outputs come from it */
     int allow_tf32;       /* 0: f32 GEMM/conv in exact f32 */
     int fp16;             /* reserved: must be 0 (fp16 execution comes later) */
+    /* 1: every node runs on the device. By default, on a GPU run, nodes
+     * doing small integer/bool shape arithmetic whose inputs are already on
+     * the host run there, sparing launches and round trips; tests of the
+     * device kernels turn that off. */
+    int device_only;
 } avf_run_options;
 
 /* Run the model on opts->device. Thread-safe: any number of threads may run

@@ -493,6 +493,7 @@ avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, i
     r.consts = em->consts;
     AVF_TRY(avf_op_ctx_init(&r.ctx, r.dev, opts->stream, opts->pool));
     r.ctx.allow_tf32 = opts->allow_tf32;
+    r.device_only = opts->device_only;
     avf_status st = AVF_OK;
     if (r.on_cpu) {
         r.host_ctx = r.ctx;

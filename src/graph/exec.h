@@ -103,6 +103,7 @@ typedef struct avf_exec_run {
     const avf_exec_model *em;
     avf_device *dev;
     int on_cpu;
+    int device_only;     /* avf_run_options.device_only */
     avf_op_ctx ctx;      /* the run device */
     avf_op_ctx host_ctx; /* the CPU (same as ctx on a CPU run) */
     const avf_tensor *weights; /* per constant, on dev */

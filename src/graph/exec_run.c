@@ -144,6 +144,13 @@ static int host_small(const avf_tensor *t) {
     return avf_tensor_numel(t) <= AVF_EXEC_HOST_NUMEL;
 }
 
+/* Host-side shape arithmetic: a small integer or bool value. Float data is
+ * computed on the device whatever its size: avflow keeps tensors there. */
+static int host_shape_math(const avf_tensor *t) {
+    return host_small(t) && (t->dtype == AVF_DTYPE_I64 || t->dtype == AVF_DTYPE_I32 ||
+                             t->dtype == AVF_DTYPE_BOOL);
+}
+
 /* Shape and Size of a device value, computed on the host from its shape
  * (the value itself never moves). */
 static avf_status shape_on_host(avf_exec_run *r, const avf_exec_node *en, const avf_tensor *x,
@@ -261,7 +268,7 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
     call.n_in = n->n_inputs;
     call.n_out = n->n_outputs;
 
-    if (!r->on_cpu && n->n_inputs == 1 && in_slots[0] && n->n_outputs == 1 &&
+    if (!r->on_cpu && !r->device_only && n->n_inputs == 1 && in_slots[0] && n->n_outputs == 1 &&
         n->outputs[0] >= 0 &&
         (strcmp(n->op_type, "Shape") == 0 || strcmp(n->op_type, "Size") == 0)) {
         const avf_tensor *x = in_slots[0]->has_t ? &in_slots[0]->t : &in_slots[0]->host;
@@ -271,9 +278,9 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
 
     /* Device run, every input small and on the host (shape arithmetic):
      * run on the host; outputs go up only when a device op reads them. */
-    int try_host = !r->on_cpu && !op->data_dependent;
+    int try_host = !r->on_cpu && !r->device_only && !op->data_dependent;
     for (int i = 0; try_host && i < n->n_inputs; i++)
-        try_host = !in_slots[i] || (in_slots[i]->has_host && host_small(&in_slots[i]->host));
+        try_host = !in_slots[i] || (in_slots[i]->has_host && host_shape_math(&in_slots[i]->host));
     if (try_host) {
         call.ctx = &r->host_ctx;
         for (int i = 0; i < n->n_inputs; i++)

@@ -343,7 +343,10 @@ static int run_test(const options *o, const char *dir, const char *test, char *m
             names[n_in] = name_buf[n_in];
         }
     }
-    avf_run_options ro = {.device = dev, .pool = pool};
+    /* device_only: on a GPU every node runs its CUDA kernel, however small
+     * (by default small integer shape arithmetic would stay on the host). */
+    avf_run_options ro = {.device = dev, .pool = pool,
+                          .device_only = avf_device_get_kind(dev) != AVF_DEVICE_CPU};
     st = avf_model_run(m, &ro, n_in, names, in, n_out, NULL, out);
     if (st == AVF_OK)
         st = avf_device_synchronize(dev);

@@ -707,18 +707,69 @@ static void gpu_matches_cpu(void **state) {
         avf_tensor co[2], g[2];
         avf_run_options o = cpu_opts();
         if (avf_model_run(m, &o, 3, NULL, vin, 2, NULL, co) == AVF_OK) {
-            assert_avf_ok(avf_model_run(m, &go, 3, NULL, vin, 2, NULL, g));
-            assert_avf_ok(avf_stream_synchronize(s));
-            float pg = 0;
-            fetch(&g[0], &pg);
-            float pc = *(float *)co[0].data;
-            print_message("silero_vad: cpu %.6f gpu %.6f\n", pc, pg);
-            assert_true(fabsf(pg - pc) <= 1e-3f);
-            for (int i = 0; i < 2; i++) {
-                avf_tensor_release(&co[i], NULL);
-                avf_tensor_release(&g[i], s);
+            /* default placement, then every node on the GPU */
+            for (int dev_only = 0; dev_only < 2; dev_only++) {
+                avf_run_options gd = go;
+                gd.device_only = dev_only;
+                assert_avf_ok(avf_model_run(m, &gd, 3, NULL, vin, 2, NULL, g));
+                assert_avf_ok(avf_stream_synchronize(s));
+                float pg = 0;
+                fetch(&g[0], &pg);
+                float pc = *(float *)co[0].data;
+                print_message("silero_vad (device_only=%d): cpu %.6f gpu %.6f\n", dev_only, pc, pg);
+                assert_true(fabsf(pg - pc) <= 1e-3f);
+                for (int i = 0; i < 2; i++)
+                    avf_tensor_release(&g[i], s);
             }
+            for (int i = 0; i < 2; i++)
+                avf_tensor_release(&co[i], NULL);
         }
+        avf_model_free(m);
+    }
+    /* PaddleOCR det/rec/cls on the GPU (f32, TF32 off) against the CPU */
+    static const struct {
+        const char *file;
+        int64_t shape[4];
+    } ocr[] = {{"ppocr_v4_det.onnx", {1, 3, 96, 128}},
+               {"ppocr_v4_rec.onnx", {2, 3, 48, 320}},
+               {"ppocr_mobile_v2_cls.onnx", {4, 3, 48, 192}}};
+    for (size_t k = 0; k < sizeof ocr / sizeof ocr[0]; k++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/models/%s", AVF_SOURCE_DIR, ocr[k].file);
+        if (avf_model_load(path, NULL, &m) != AVF_OK)
+            continue;
+        int64_t nin = ocr[k].shape[0] * ocr[k].shape[1] * ocr[k].shape[2] * ocr[k].shape[3];
+        float *img = malloc((size_t)nin * sizeof *img);
+        assert_non_null(img);
+        uint64_t seed = 0x9e3779b97f4a7c15ull + k;
+        for (int64_t i = 0; i < nin; i++) {
+            seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+            img[i] = (float)((seed >> 11) * (1.0 / 9007199254740992.0)) * 2.0f - 1.0f;
+        }
+        avf_tensor xin = borrow(img, AVF_DTYPE_F32, 4, ocr[k].shape), co, g;
+        avf_run_options o = cpu_opts();
+        assert_avf_ok(avf_model_run(m, &o, 1, NULL, &xin, 1, NULL, &co));
+        assert_avf_ok(avf_model_run(m, &go, 1, NULL, &xin, 1, NULL, &g));
+        assert_avf_ok(avf_stream_synchronize(s));
+        int64_t on = avf_tensor_numel(&co);
+        assert_int_equal(on, avf_tensor_numel(&g));
+        float *gh = malloc((size_t)on * sizeof *gh);
+        assert_non_null(gh);
+        fetch(&g, gh);
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < on; i++) {
+            double d = (double)gh[i] - ((float *)co.data)[i];
+            num += d * d;
+            den += (double)((float *)co.data)[i] * ((float *)co.data)[i];
+        }
+        double rel = den > 0 ? sqrt(num / den) : sqrt(num);
+        print_message("%s: gpu vs cpu relative error %.3g over %lld values\n", ocr[k].file, rel,
+                      (long long)on);
+        assert_true(rel <= 1e-3);
+        free(gh);
+        free(img);
+        avf_tensor_release(&co, NULL);
+        avf_tensor_release(&g, s);
         avf_model_free(m);
     }
     assert_avf_ok(avf_stream_synchronize(s));
