@@ -10,6 +10,9 @@ APT_PACKAGES=(
   libcmocka-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
   libopenblas-dev
+  libsndfile1-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
+  libfftw3-dev libffmpeg-nvenc-dev
+  libsoxr-dev libebur128-dev espeak-ng sox ffmpeg
   python3 python3-venv
 )
 
