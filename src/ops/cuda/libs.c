@@ -1,4 +1,5 @@
 /* cuBLAS / cuBLASLt / cuDNN handles per op context. */
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "core/cuda/check.h"
@@ -10,24 +11,50 @@
 #define AVF_CUBLAS_WORKSPACE (32u << 20)
 
 struct avf_cuda_libs {
+    int device;
     cublasHandle_t blas;
     cublasLtHandle_t lt;
     cudnnHandle_t dnn;
-    void *blas_ws;
+    void *blas_ws;          /* this context's cuBLAS workspace, from its pool */
     avf_pool *pool;
+    struct avf_cuda_libs *next; /* in the idle cache */
 };
+
+/* Creating cuBLAS/cuDNN handles costs milliseconds, far more than a small
+ * model's run, so handles outlive the contexts that use them: a context
+ * takes an idle set for its device (or makes one) and gives it back when it
+ * is released. Handles are stream-agnostic (the stream is set on every
+ * get); the workspace belongs to the context's pool and is freed with it.
+ * The cache holds at most as many sets as contexts ever ran at once. */
+#define AVF_LIBS_MAX_DEVICES 64
+static pthread_mutex_t libs_mu = PTHREAD_MUTEX_INITIALIZER;
+static avf_cuda_libs *libs_idle[AVF_LIBS_MAX_DEVICES];
 
 static avf_status libs_get(avf_op_ctx *ctx, avf_cuda_libs **out) {
     if (avf_device_get_kind(ctx->dev) != AVF_DEVICE_CUDA)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "CUDA library handles asked for on %s",
                         avf_device_get_name(ctx->dev));
+    int dev = avf_device_get_index(ctx->dev);
     if (!ctx->libs) {
-        ctx->libs = calloc(1, sizeof *ctx->libs);
-        if (!ctx->libs)
-            return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "CUDA library handles");
-        ctx->libs->pool = ctx->pool;
+        avf_cuda_libs *l = NULL;
+        if (dev >= 0 && dev < AVF_LIBS_MAX_DEVICES) {
+            pthread_mutex_lock(&libs_mu);
+            l = libs_idle[dev];
+            if (l)
+                libs_idle[dev] = l->next;
+            pthread_mutex_unlock(&libs_mu);
+        }
+        if (!l) {
+            l = calloc(1, sizeof *l);
+            if (!l)
+                return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "CUDA library handles");
+            l->device = dev;
+        }
+        l->next = NULL;
+        l->pool = ctx->pool;
+        ctx->libs = l;
     }
-    AVF_CUDA_TRY(cudaSetDevice(avf_device_get_index(ctx->dev)));
+    AVF_CUDA_TRY(cudaSetDevice(dev));
     *out = ctx->libs;
     return AVF_OK;
 }
@@ -35,8 +62,9 @@ static avf_status libs_get(avf_op_ctx *ctx, avf_cuda_libs **out) {
 avf_status avf_cuda_cublas(avf_op_ctx *ctx, cublasHandle_t *out) {
     avf_cuda_libs *l = NULL;
     AVF_TRY(libs_get(ctx, &l));
-    if (!l->blas) {
+    if (!l->blas)
         AVF_CUBLAS_TRY(cublasCreate(&l->blas));
+    if (!l->blas_ws) {
         AVF_TRY(avf_pool_alloc(ctx->pool, AVF_CUBLAS_WORKSPACE, ctx->stream, &l->blas_ws));
         AVF_CUBLAS_TRY(cublasSetWorkspace(l->blas, l->blas_ws, AVF_CUBLAS_WORKSPACE));
     }
@@ -69,14 +97,28 @@ avf_status avf_cuda_cudnn(avf_op_ctx *ctx, cudnnHandle_t *out) {
 void avf_cuda_libs_free(avf_cuda_libs *l) {
     if (!l)
         return;
+    /* The workspace goes back to the context's pool (stream order: work
+     * already queued may still use it; the pool reuses it only after). */
+    if (l->blas_ws) {
+        if (l->blas)
+            cublasSetWorkspace(l->blas, NULL, 0);
+        avf_pool_free(l->pool, l->blas_ws, NULL);
+        l->blas_ws = NULL;
+    }
+    l->pool = NULL;
+    if (l->device >= 0 && l->device < AVF_LIBS_MAX_DEVICES) {
+        pthread_mutex_lock(&libs_mu);
+        l->next = libs_idle[l->device];
+        libs_idle[l->device] = l;
+        pthread_mutex_unlock(&libs_mu);
+        return;
+    }
     if (l->blas)
         cublasDestroy(l->blas);
     if (l->lt)
         cublasLtDestroy(l->lt);
     if (l->dnn)
         cudnnDestroy(l->dnn);
-    if (l->blas_ws)
-        avf_pool_free(l->pool, l->blas_ws, NULL);
     free(l);
 }
 

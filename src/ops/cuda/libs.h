@@ -1,9 +1,10 @@
 /* Internal: per-context cuBLAS, cuBLASLt and cuDNN handles.
  *
- * Created lazily on first use, bound to the context's stream, owned by the
- * avf_op_ctx (avf_op_ctx_release frees them). A context is used by one
- * thread at a time, so the handles need no locking. cuBLAS gets a workspace
- * from the context's pool so it never calls cudaMalloc itself.
+ * Taken lazily on first use from a process-wide cache of idle handle sets
+ * (creating them costs milliseconds), bound to the context's stream on every
+ * get, and given back to the cache by avf_op_ctx_release. A context is used
+ * by one thread at a time, so the handles need no locking. cuBLAS gets a
+ * workspace from the context's pool so it never calls cudaMalloc itself.
  */
 #ifndef AVF_OPS_CUDA_LIBS_H
 #define AVF_OPS_CUDA_LIBS_H
@@ -21,6 +22,7 @@ extern "C" {
 avf_status avf_cuda_cublas(avf_op_ctx *ctx, cublasHandle_t *out);
 avf_status avf_cuda_cublaslt(avf_op_ctx *ctx, cublasLtHandle_t *out);
 avf_status avf_cuda_cudnn(avf_op_ctx *ctx, cudnnHandle_t *out);
+/* Give the handles back to the idle cache (the workspace to its pool). */
 void avf_cuda_libs_free(avf_cuda_libs *libs);
 
 /* Status from a cuBLAS / cuDNN return code (message names call and line). */
