@@ -34,6 +34,13 @@ mkdir -p "$out/models"
 for m in silero_vad ppocr_v4_det ppocr_v4_rec ppocr_mobile_v2_cls; do
   [ -f "$root/models/$m.onnx" ] && cp "$root/models/$m.onnx" "$out/models/"
 done
+# Wheels the GPU image lacks, for bench/engine/peers.py (PyTorch is there).
+mkdir -p "$out/whl"
+if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$root/.whl" onnx2torch==1.5.15 ||
+    echo "device-bundle: could not fetch onnx2torch (peers will report it missing)" >&2
+fi
+cp "$root"/.whl/onnx2torch-*.whl "$out/whl/" 2>/dev/null || true
 # Tests find sources, models and conformance lists at the build's source path.
 echo "$root" > "$out/SOURCE_DIR"
 git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""Peers for bench_engine, on the same models and input shapes.
+
+For each model and batch: PyTorch eager on the GPU (the ONNX model converted
+by onnx2torch), the same module replayed from a captured CUDA graph, and
+ONNX Runtime on the CPU. f32 with TF32 off, like bench_engine's default.
+GPU times: CUDA events around each call, warm-up first, median of the timed
+runs. Inputs are random in [-1, 1) and already on the device. A model that
+onnx2torch cannot convert is reported with the reason, not skipped silently.
+"""
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import numpy as np
+
+PRESETS = {
+    "ocr_rec": ("ppocr_v4_rec.onnx", (3, 48, 320)),
+    "ocr_det": ("ppocr_v4_det.onnx", (3, 640, 640)),
+    "ocr_cls": ("ppocr_mobile_v2_cls.onnx", (3, 48, 192)),
+}
+
+
+def median_ms(fn, warmup, reps, torch):
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    times = []
+    start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    for _ in range(reps):
+        start.record()
+        fn()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end))
+    return statistics.median(times)
+
+
+def bench_torch(path, shape, batches, warmup, reps, out):
+    import torch
+    from onnx2torch import convert
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        model = convert(path).eval().cuda()
+    except Exception as e:  # report, do not hide
+        for b in batches:
+            out.append({"peer": "torch_eager", "batch": b, "error": f"onnx2torch: {e}"[:200]})
+        return
+    for b in batches:
+        x = (torch.rand((b,) + shape, device="cuda") * 2 - 1).contiguous()
+        with torch.inference_mode():
+            try:
+                eager = median_ms(lambda: model(x), warmup, reps, torch)
+                out.append({"peer": "torch_eager", "batch": b, "gpu_ms": eager})
+            except Exception as e:
+                out.append({"peer": "torch_eager", "batch": b, "error": str(e)[:200]})
+                continue
+            try:
+                s = torch.cuda.Stream()
+                s.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(s):
+                    for _ in range(3):
+                        model(x)
+                torch.cuda.current_stream().wait_stream(s)
+                g = torch.cuda.CUDAGraph()
+                with torch.cuda.graph(g):
+                    y = model(x)
+                graph = median_ms(lambda: g.replay(), warmup, reps, torch)
+                out.append({"peer": "torch_cuda_graph", "batch": b, "gpu_ms": graph})
+            except Exception as e:
+                out.append({"peer": "torch_cuda_graph", "batch": b, "error": str(e)[:200]})
+
+
+def bench_ort(path, shape, batches, reps, out):
+    try:
+        import onnxruntime as ort
+    except Exception as e:
+        out.append({"peer": "ort_cpu", "error": f"no onnxruntime: {e}"})
+        return
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    for b in batches:
+        x = np.random.default_rng(b).uniform(-1, 1, (b,) + shape).astype(np.float32)
+        sess.run(None, {name: x})
+        times = []
+        for _ in range(reps):
+            t0 = time.perf_counter()
+            sess.run(None, {name: x})
+            times.append((time.perf_counter() - t0) * 1e3)
+        out.append({"peer": "ort_cpu", "batch": b, "wall_ms": statistics.median(times)})
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--models", default="models")
+    ap.add_argument("--batches", default="1,8,32")
+    ap.add_argument("--preset", action="append")
+    ap.add_argument("--warmup", type=int, default=10)
+    ap.add_argument("--reps", type=int, default=50)
+    ap.add_argument("--ort-reps", type=int, default=5)
+    ap.add_argument("--no-ort", action="store_true")
+    ap.add_argument("--json")
+    a = ap.parse_args()
+    batches = [int(b) for b in a.batches.split(",")]
+    results = {}
+    for name, (file, shape) in PRESETS.items():
+        if a.preset and name not in a.preset:
+            continue
+        path = f"{a.models}/{file}"
+        rows = []
+        bench_torch(path, shape, batches, a.warmup, a.reps, rows)
+        if not a.no_ort:
+            bench_ort(path, shape, batches, a.ort_reps, rows)
+        results[name] = rows
+        for r in rows:
+            val = r.get("gpu_ms", r.get("wall_ms"))
+            what = f"{val:10.3f} ms  {r['batch'] * 1000 / val:12.1f} items/s" if val else r.get("error")
+            print(f"{name:8s} {r['peer']:17s} batch {r.get('batch', '-'):>4}  {what}", flush=True)
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
