@@ -38,6 +38,28 @@ def median_ms(fn, warmup, reps, torch):
     return statistics.median(times)
 
 
+def constants_as_initializers(path):
+    """onnx2torch looks weights up among the graph's initializers; PaddleOCR's
+    exports keep them in Constant nodes. Move each Constant's tensor to an
+    initializer of the same name (the computation is unchanged)."""
+    import onnx
+
+    m = onnx.load(path)
+    g = m.graph
+    keep = []
+    for n in g.node:
+        if n.op_type == "Constant" and len(n.attribute) == 1 and n.attribute[0].name == "value":
+            t = onnx.TensorProto()
+            t.CopyFrom(n.attribute[0].t)
+            t.name = n.output[0]
+            g.initializer.append(t)
+        else:
+            keep.append(n)
+    del g.node[:]
+    g.node.extend(keep)
+    return m
+
+
 def bench_torch(path, shape, batches, warmup, reps, out):
     import torch
     from onnx2torch import convert
@@ -45,7 +67,7 @@ def bench_torch(path, shape, batches, warmup, reps, out):
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     try:
-        model = convert(path).eval().cuda()
+        model = convert(constants_as_initializers(path)).eval().cuda()
     except Exception as e:  # report, do not hide
         for b in batches:
             out.append({"peer": "torch_eager", "batch": b, "error": f"onnx2torch: {e}"[:200]})
