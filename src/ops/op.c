@@ -5,6 +5,7 @@
 #include "core/backend.h"
 #include "core/error.h"
 #include "ops/op.h"
+#include "ops/spectral.h"
 #ifdef AVF_HAVE_CUDA
 #include "ops/cuda/libs.h"
 #endif
@@ -31,6 +32,13 @@ void avf_op_ctx_release(avf_op_ctx *ctx) {
     avf_cuda_libs_free(ctx->libs);
 #endif
     ctx->libs = NULL;
+}
+
+void avf_ops_release_caches(void) {
+    avf_spectral_release_caches();
+#ifdef AVF_HAVE_CUDA
+    avf_cuda_libs_clear_idle();
+#endif
 }
 
 int avf_op_device_is_cpu(const avf_op_ctx *ctx) {

@@ -60,6 +60,11 @@ avf_status avf_op_ctx_init(avf_op_ctx *ctx, avf_device *dev, avf_stream *s, avf_
 /* Destroy the library handles (after the stream's work is done). */
 void avf_op_ctx_release(avf_op_ctx *ctx);
 
+/* Free the process-wide caches kernels keep between calls (idle cuBLAS/cuDNN
+ * handle sets, FFT plans). Only when no op runs anywhere, e.g. at exit, so
+ * leak checkers see a clean process. */
+void avf_ops_release_caches(void);
+
 /* ---- checks shared by op entry points; each sets a message on failure ---- */
 
 /* t is non-NULL, has data unless empty, lives on ctx->dev, is contiguous. */

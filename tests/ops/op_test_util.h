@@ -50,6 +50,7 @@ static inline void avf_test_env_free(avf_test_env *e) {
     }
     avf_op_ctx_release(&e->cpu_ctx);
     avf_pool_free_all(e->cpu_pool);
+    avf_ops_release_caches();
     memset(e, 0, sizeof *e);
 }
 

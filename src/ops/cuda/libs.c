@@ -94,6 +94,8 @@ avf_status avf_cuda_cudnn(avf_op_ctx *ctx, cudnnHandle_t *out) {
     return AVF_OK;
 }
 
+static void libs_destroy(avf_cuda_libs *l);
+
 void avf_cuda_libs_free(avf_cuda_libs *l) {
     if (!l)
         return;
@@ -113,6 +115,10 @@ void avf_cuda_libs_free(avf_cuda_libs *l) {
         pthread_mutex_unlock(&libs_mu);
         return;
     }
+    libs_destroy(l);
+}
+
+static void libs_destroy(avf_cuda_libs *l) {
     if (l->blas)
         cublasDestroy(l->blas);
     if (l->lt)
@@ -120,6 +126,20 @@ void avf_cuda_libs_free(avf_cuda_libs *l) {
     if (l->dnn)
         cudnnDestroy(l->dnn);
     free(l);
+}
+
+void avf_cuda_libs_clear_idle(void) {
+    for (int d = 0; d < AVF_LIBS_MAX_DEVICES; d++) {
+        pthread_mutex_lock(&libs_mu);
+        avf_cuda_libs *l = libs_idle[d];
+        libs_idle[d] = NULL;
+        pthread_mutex_unlock(&libs_mu);
+        while (l) {
+            avf_cuda_libs *next = l->next;
+            libs_destroy(l);
+            l = next;
+        }
+    }
 }
 
 avf_status avf_cublas_status(cublasStatus_t st, const char *call, const char *file, int line) {

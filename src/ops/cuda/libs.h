@@ -24,6 +24,8 @@ avf_status avf_cuda_cublaslt(avf_op_ctx *ctx, cublasLtHandle_t *out);
 avf_status avf_cuda_cudnn(avf_op_ctx *ctx, cudnnHandle_t *out);
 /* Give the handles back to the idle cache (the workspace to its pool). */
 void avf_cuda_libs_free(avf_cuda_libs *libs);
+/* Destroy every idle handle set (see avf_ops_release_caches). */
+void avf_cuda_libs_clear_idle(void);
 
 /* Status from a cuBLAS / cuDNN return code (message names call and line). */
 avf_status avf_cublas_status(cublasStatus_t st, const char *call, const char *file, int line);
