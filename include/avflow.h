@@ -12,6 +12,7 @@
 #include "avflow/queue.h"
 #include "avflow/threadpool.h"
 #include "avflow/version.h"
+#include "avflow/audio.h"
 #include "avflow/model.h"
 
 #endif /* AVFLOW_H */
