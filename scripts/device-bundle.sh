@@ -11,11 +11,11 @@ out="$root/.bundle"
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/tests" "$out/bench"
 cp -a "$build/bin/avflow" "$out/bin/"
-cp -a "$build"/src/libavflow.so* "$out/lib/"
+cp -a "$build"/src/libavflow*.so* "$out/lib/"
 find "$build/tests" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \;
 find "$build/bench" -maxdepth 2 -type f -perm -u+x -name 'bench_*' -exec cp -a {} "$out/bench/" \; 2>/dev/null || true
 # Debian libraries that the Ubuntu GPU image does not ship.
-for lib in libcmocka.so.0 libprotobuf-c.so.1; do
+for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
