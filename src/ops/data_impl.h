@@ -67,4 +67,32 @@ void avf_cpu_dequantize(const avf_quant_geom *g, const void *x, const void *scal
 #ifdef __cplusplus
 }
 #endif
+
+/* An input coordinate mapped into [0, n) by the border rule; *outside is set
+ * for CONSTANT when it falls outside. Shared by the CPU and CUDA copy kernels. */
+AVF_HD int64_t avf_border_coord(int border, int64_t c, int64_t n, int *outside) {
+    switch (border) {
+    case AVF_BORDER_CONSTANT:
+        if (c < 0 || c >= n)
+            *outside = 1;
+        return c;
+    case AVF_BORDER_EDGE:
+        return c < 0 ? 0 : (c >= n ? n - 1 : c);
+    case AVF_BORDER_REFLECT: {
+        if (n == 1)
+            return 0;
+        int64_t period = 2 * (n - 1);
+        c %= period;
+        if (c < 0)
+            c += period;
+        return c >= n ? period - c : c;
+    }
+    case AVF_BORDER_WRAP:
+        c %= n;
+        return c < 0 ? c + n : c;
+    default:
+        return c;
+    }
+}
+
 #endif /* AVF_OPS_DATA_IMPL_H */

@@ -84,6 +84,15 @@ avf_status avf_norm_axis(int64_t axis, int ndim, int *out);
 /* True when the op can run on this device kind in this build. */
 int avf_op_device_is_cpu(const avf_op_ctx *ctx);
 
+/* A rule both a CPU kernel and a CUDA kernel evaluate per element (border
+ * handling, coordinate maps, windows), written once in a header so the two
+ * backends cannot drift apart: `AVF_HD int64_t f(...) { ... }`. */
+#ifdef __CUDACC__
+#define AVF_HD static __host__ __device__ __forceinline__
+#else
+#define AVF_HD static inline
+#endif
+
 /* Return for a CUDA path in a build without CUDA. */
 #define AVF_OP_NO_CUDA(name) \
     AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s: this build has no CUDA backend", (name))

@@ -16,13 +16,7 @@
 
 #include "ops/conv.h"
 
-#ifdef __CUDACC__
-#define AVF_RESIZE_HD __host__ __device__ __forceinline__
-#else
-#define AVF_RESIZE_HD static inline
-#endif
-
-AVF_RESIZE_HD double avf_resize_src(int coord, double x, int64_t in, int64_t out, double scale) {
+AVF_HD double avf_resize_src(int coord, double x, int64_t in, int64_t out, double scale) {
     double out_w = scale * (double)in;
     switch (coord) {
     case AVF_RESIZE_HALF_PIXEL_SYMMETRIC: {
@@ -43,17 +37,17 @@ AVF_RESIZE_HD double avf_resize_src(int coord, double x, int64_t in, int64_t out
     }
 }
 
-AVF_RESIZE_HD int64_t avf_resize_clamp(int64_t i, int64_t in) {
+AVF_HD int64_t avf_resize_clamp(int64_t i, int64_t in) {
     return i < 0 ? 0 : i >= in ? in - 1 : i;
 }
 
 /* Source coordinates far outside the input land on the edge anyway; bound
  * them first so the conversion to an integer cannot overflow. */
-AVF_RESIZE_HD double avf_resize_bound(double xs, int64_t in) {
+AVF_HD double avf_resize_bound(double xs, int64_t in) {
     return !(xs >= -1.0) ? -1.0 : xs > (double)in ? (double)in : xs;
 }
 
-AVF_RESIZE_HD int64_t avf_resize_nearest_index(int mode, double xs, int64_t in) {
+AVF_HD int64_t avf_resize_nearest_index(int mode, double xs, int64_t in) {
     xs = avf_resize_bound(xs, in);
     double fl = floor(xs);
     int64_t i = (int64_t)fl;
@@ -70,7 +64,7 @@ AVF_RESIZE_HD int64_t avf_resize_nearest_index(int mode, double xs, int64_t in) 
 }
 
 /* Linear: source indices i0, i1 (clamped) and the weight of i1. */
-AVF_RESIZE_HD void avf_resize_linear_taps(double xs, int64_t in, int64_t *i0, int64_t *i1,
+AVF_HD void avf_resize_linear_taps(double xs, int64_t in, int64_t *i0, int64_t *i1,
                                           double *w1) {
     xs = avf_resize_bound(xs, in);
     double fl = floor(xs);

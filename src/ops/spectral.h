@@ -191,15 +191,10 @@ void avf_spectral_release_caches(void);
 
 /* The per-element rules both backends evaluate, so their results can only
  * differ by library rounding (FFT, GEMM, libm). */
-#ifdef __CUDACC__
-#define AVF_SPEC_HD __host__ __device__
-#else
-#define AVF_SPEC_HD
-#endif
 
 /* Periodic Hann of win samples, zero-padded centred to n_fft, in double
  * (rounded to f32 by the caller). */
-static inline AVF_SPEC_HD double avf_spec_window(int64_t n_fft, int64_t win, int64_t j) {
+AVF_HD double avf_spec_window(int64_t n_fft, int64_t win, int64_t j) {
     int64_t lpad = (n_fft - win) / 2;
     int64_t n = j - lpad;
     if (n < 0 || n >= win)
@@ -209,7 +204,7 @@ static inline AVF_SPEC_HD double avf_spec_window(int64_t n_fft, int64_t win, int
 
 /* Sample index in the unpadded signal for padded position q, or -1 for a
  * zero (constant padding). Reflect needs pad < len (checked up front). */
-static inline AVF_SPEC_HD int64_t avf_spec_src(int64_t q, int64_t pad, int64_t len, int reflect) {
+AVF_HD int64_t avf_spec_src(int64_t q, int64_t pad, int64_t len, int reflect) {
     int64_t i = q - pad;
     if (i >= 0 && i < len)
         return i;
@@ -220,7 +215,7 @@ static inline AVF_SPEC_HD int64_t avf_spec_src(int64_t q, int64_t pad, int64_t l
 
 /* The lower clip of a clip whose largest mel power is m, in the output's
  * domain before the final affine step; -INFINITY when nothing is clipped. */
-static inline AVF_SPEC_HD float avf_spec_log_floor(int mode, float m, float amin, float ref_db,
+AVF_HD float avf_spec_log_floor(int mode, float m, float amin, float ref_db,
                                                    float top_db) {
     if (mode == 1 /* DB */ && top_db > 0.0f)
         return 10.0f * log10f(fmaxf(m, amin)) - ref_db - top_db;
@@ -230,7 +225,7 @@ static inline AVF_SPEC_HD float avf_spec_log_floor(int mode, float m, float amin
 }
 
 /* The log step of one mel power s (lo from avf_spec_log_floor). */
-static inline AVF_SPEC_HD float avf_spec_log_value(int mode, float s, float amin, float ref_db,
+AVF_HD float avf_spec_log_value(int mode, float s, float amin, float ref_db,
                                                    float eps, float lo) {
     switch (mode) {
     case 1: return fmaxf(10.0f * log10f(fmaxf(s, amin)) - ref_db, lo);

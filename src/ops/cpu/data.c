@@ -4,32 +4,6 @@
 #include "core/error.h"
 #include "ops/data_impl.h"
 
-/* An input coordinate mapped into [0, n) by the border rule; *outside is set
- * for CONSTANT when it falls outside. */
-static inline int64_t border_coord(int border, int64_t c, int64_t n, int *outside) {
-    switch (border) {
-    case AVF_BORDER_CONSTANT:
-        if (c < 0 || c >= n)
-            *outside = 1;
-        return c;
-    case AVF_BORDER_EDGE:
-        return c < 0 ? 0 : (c >= n ? n - 1 : c);
-    case AVF_BORDER_REFLECT: {
-        if (n == 1)
-            return 0;
-        int64_t period = 2 * (n - 1);
-        c %= period;
-        if (c < 0)
-            c += period;
-        return c >= n ? period - c : c;
-    }
-    case AVF_BORDER_WRAP:
-        c %= n;
-        return c < 0 ? c + n : c;
-    default:
-        return c;
-    }
-}
 
 static inline void copy_elem(int es, char *dst, const char *src) {
     switch (es) {
@@ -64,7 +38,7 @@ void avf_cpu_copy_map(const avf_copy_map *m, const void *x, void *y) {
         int outside = 0;
         for (int d = 0; d < last; d++) {
             yo += idx[d] * m->out_stride[d];
-            int64_t c = border_coord(m->border, m->in_start[d] + idx[d] * m->in_step[d],
+            int64_t c = avf_border_coord(m->border, m->in_start[d] + idx[d] * m->in_step[d],
                                      m->in_dim[d], &outside);
             xo += c * m->in_stride[d];
         }
@@ -77,7 +51,7 @@ void avf_cpu_copy_map(const avf_copy_map *m, const void *x, void *y) {
         } else {
             for (int64_t j = 0; j < n; j++) {
                 int out_j = 0;
-                int64_t c = border_coord(m->border, m->in_start[last] + j * m->in_step[last],
+                int64_t c = avf_border_coord(m->border, m->in_start[last] + j * m->in_step[last],
                                          m->in_dim[last], &out_j);
                 const char *src = out_j ? fill : xb + (xo + c * m->in_stride[last]) * es;
                 copy_elem(es, dst + j * m->out_stride[last] * es, src);

@@ -6,31 +6,6 @@ using namespace avf_data;
 
 namespace {
 
-/* Same rules as the CPU's border_coord (src/ops/cpu/data.c). */
-__device__ __forceinline__ int64_t border_coord(int border, int64_t c, int64_t n, bool *outside) {
-    switch (border) {
-    case AVF_BORDER_CONSTANT:
-        if (c < 0 || c >= n)
-            *outside = true;
-        return c;
-    case AVF_BORDER_EDGE:
-        return c < 0 ? 0 : (c >= n ? n - 1 : c);
-    case AVF_BORDER_REFLECT: {
-        if (n == 1)
-            return 0;
-        int64_t period = 2 * (n - 1);
-        c %= period;
-        if (c < 0)
-            c += period;
-        return c >= n ? period - c : c;
-    }
-    case AVF_BORDER_WRAP:
-        c %= n;
-        return c < 0 ? c + n : c;
-    default:
-        return c;
-    }
-}
 
 /* One thread per element of the iteration space: unravel the index, map
  * each coordinate, gather one element. The map travels as a kernel argument
@@ -41,12 +16,12 @@ __global__ void copy_map_kernel(const avf_copy_map m, int64_t total, const T *__
     const T fill = (T)m.fill; /* the low bytes: little-endian */
     AVF_GRID_STRIDE(i, total) {
         int64_t rem = i, yo = m.out_base, xo = m.in_base;
-        bool outside = false;
+        int outside = 0;
         for (int d = m.ndim - 1; d >= 0; d--) {
             int64_t o = rem % m.shape[d];
             rem /= m.shape[d];
             yo += o * m.out_stride[d];
-            int64_t c = border_coord(m.border, m.in_start[d] + o * m.in_step[d], m.in_dim[d],
+            int64_t c = avf_border_coord(m.border, m.in_start[d] + o * m.in_step[d], m.in_dim[d],
                                      &outside);
             xo += c * m.in_stride[d];
         }
