@@ -25,6 +25,7 @@
 #define AVF_GRAPH_EXEC_OP_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "avflow/tensor.h"
 #include "graph/graph.h"
@@ -56,6 +57,21 @@ typedef struct avf_exec_op {
     avf_status (*infer)(void *params, avf_exec_call *call);
     avf_status (*run)(const void *params, avf_exec_call *call);
 } avf_exec_op;
+
+/* Input i of a call, NULL when omitted or beyond the node's inputs. */
+static inline const avf_tensor *avf_exec_in(const avf_exec_call *call, int i) {
+    return i < call->n_in ? call->in[i] : NULL;
+}
+/* Output i of a call, NULL when not needed or beyond the node's outputs. */
+static inline avf_tensor *avf_exec_out(const avf_exec_call *call, int i) {
+    return i < call->n_out ? call->out[i] : NULL;
+}
+/* infer: give an output its dtype and shape. */
+static inline void avf_exec_set_out(avf_tensor *t, avf_dtype dt, int ndim, const int64_t *dims) {
+    t->dtype = dt;
+    t->ndim = ndim;
+    memcpy(t->shape, dims, (size_t)ndim * sizeof *dims);
+}
 
 /* Look an op type up among all families (NULL when none runs it). */
 const avf_exec_op *avf_exec_find(const char *domain, const char *op_type);

@@ -15,19 +15,6 @@
 #include "graph/exec_op.h"
 #include "ops/conv.h"
 
-static const avf_tensor *in_at(const avf_exec_call *call, int i) {
-    return i < call->n_in ? call->in[i] : NULL;
-}
-
-static avf_tensor *out_at(const avf_exec_call *call, int i) {
-    return i < call->n_out ? call->out[i] : NULL;
-}
-
-static void set_out(avf_tensor *t, avf_dtype dt, int ndim, const int64_t *dims) {
-    t->dtype = dt;
-    t->ndim = ndim;
-    memcpy(t->shape, dims, (size_t)ndim * sizeof *dims);
-}
 
 /* The spatial attributes shared by Conv, ConvTranspose and the pools, as the
  * node gives them (count -1: absent). */
@@ -67,7 +54,7 @@ static avf_status spatial_list(const avf_exec_call *call, const char *name, int 
 }
 
 static avf_status float_input(const avf_exec_call *call, int i, const char *what, int ints_ok) {
-    const avf_tensor *t = in_at(call, i);
+    const avf_tensor *t = avf_exec_in(call, i);
     if (!t)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): input %s is missing",
                         call->node->name, call->node->op_type, what);
@@ -114,7 +101,7 @@ static avf_status conv_infer(void *params, avf_exec_call *call) {
     conv_exec *c = (conv_exec *)params;
     AVF_TRY(float_input(call, 0, "X", 0));
     AVF_TRY(float_input(call, 1, "W", 0));
-    const avf_tensor *x = in_at(call, 0), *w = in_at(call, 1), *b = in_at(call, 2);
+    const avf_tensor *x = avf_exec_in(call, 0), *w = avf_exec_in(call, 1), *b = avf_exec_in(call, 2);
     if (x->ndim < 3 || x->ndim > 2 + AVF_CONV_MAX_SP)
         return AVF_FAIL(x->ndim < 3 ? AVF_ERR_INVALID_ARG : AVF_ERR_UNSUPPORTED,
                         "node '%s' (%s): X has rank %d (3 to %d supported)", call->node->name,
@@ -160,19 +147,19 @@ static avf_status conv_infer(void *params, avf_exec_call *call) {
     else
         AVF_TRY(avf_conv_shape(p, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1,
                                b ? b->shape : NULL, &n, dims));
-    if (out_at(call, 0))
-        set_out(call->out[0], x->dtype, n, dims);
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], x->dtype, n, dims);
     return AVF_OK;
 }
 
 static avf_status conv_run(const void *params, avf_exec_call *call) {
     const conv_exec *c = (const conv_exec *)params;
-    if (!out_at(call, 0))
+    if (!avf_exec_out(call, 0))
         return AVF_OK;
     if (c->transpose)
-        return avf_op_conv_transpose(call->ctx, &c->p, in_at(call, 0), in_at(call, 1),
-                                     in_at(call, 2), call->out[0]);
-    return avf_op_conv(call->ctx, &c->p, in_at(call, 0), in_at(call, 1), in_at(call, 2),
+        return avf_op_conv_transpose(call->ctx, &c->p, avf_exec_in(call, 0), avf_exec_in(call, 1),
+                                     avf_exec_in(call, 2), call->out[0]);
+    return avf_op_conv(call->ctx, &c->p, avf_exec_in(call, 0), avf_exec_in(call, 1), avf_exec_in(call, 2),
                        call->out[0]);
 }
 
@@ -230,7 +217,7 @@ static avf_status gmaxpool_prepare(const avf_graph_node *node, int64_t opset, vo
 static avf_status pool_infer(void *params, avf_exec_call *call) {
     pool_exec *e = (pool_exec *)params;
     AVF_TRY(float_input(call, 0, "X", e->kind == AVF_POOL_MAX));
-    const avf_tensor *x = in_at(call, 0);
+    const avf_tensor *x = avf_exec_in(call, 0);
     if (x->dtype == AVF_DTYPE_BF16 && e->kind == AVF_POOL_AVG)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s': bf16", call->node->name);
     if (x->ndim < 3 || x->ndim > 2 + AVF_CONV_MAX_SP)
@@ -255,16 +242,16 @@ static avf_status pool_infer(void *params, avf_exec_call *call) {
     int n = 0;
     int64_t dims[AVF_MAX_DIMS];
     AVF_TRY(avf_pool_shape(p, x->ndim, x->shape, &n, dims));
-    if (out_at(call, 0))
-        set_out(call->out[0], x->dtype, n, dims);
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], x->dtype, n, dims);
     return AVF_OK;
 }
 
 static avf_status pool_run(const void *params, avf_exec_call *call) {
     const pool_exec *e = (const pool_exec *)params;
-    if (!out_at(call, 0))
+    if (!avf_exec_out(call, 0))
         return AVF_OK;
-    return avf_op_pool(call->ctx, &e->p, in_at(call, 0), call->out[0]);
+    return avf_op_pool(call->ctx, &e->p, avf_exec_in(call, 0), call->out[0]);
 }
 
 static const avf_exec_op exec_maxpool = {"MaxPool", 0, 0, maxpool_prepare, pool_infer, pool_run};
@@ -367,7 +354,7 @@ static avf_status host_floats(const avf_exec_call *call, int i, float *out, int 
 
 static avf_status resize_infer(void *params, avf_exec_call *call) {
     resize_exec *r = (resize_exec *)params;
-    const avf_tensor *x = in_at(call, 0);
+    const avf_tensor *x = avf_exec_in(call, 0);
     if (!x)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): input X is missing",
                         call->node->name, call->node->op_type);
@@ -398,16 +385,16 @@ static avf_status resize_infer(void *params, avf_exec_call *call) {
     int n = 0;
     int64_t dims[AVF_MAX_DIMS];
     AVF_TRY(avf_resize_shape(&r->p, x->ndim, x->shape, &n, dims));
-    if (out_at(call, 0))
-        set_out(call->out[0], x->dtype, n, dims);
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], x->dtype, n, dims);
     return AVF_OK;
 }
 
 static avf_status resize_run(const void *params, avf_exec_call *call) {
     const resize_exec *r = (const resize_exec *)params;
-    if (!out_at(call, 0))
+    if (!avf_exec_out(call, 0))
         return AVF_OK;
-    return avf_op_resize(call->ctx, &r->p, in_at(call, 0), call->out[0]);
+    return avf_op_resize(call->ctx, &r->p, avf_exec_in(call, 0), call->out[0]);
 }
 
 /* scales (input 1 or 2) and sizes (input 3) are read on the host */

@@ -8,22 +8,9 @@
 #include "ops/matmul.h"
 #include "ops/rnn.h"
 
-static const avf_tensor *in_at(const avf_exec_call *call, int i) {
-    return i < call->n_in ? call->in[i] : NULL;
-}
-
-static avf_tensor *out_at(const avf_exec_call *call, int i) {
-    return i < call->n_out ? call->out[i] : NULL;
-}
-
-static void set_out(avf_tensor *t, avf_dtype dt, int ndim, const int64_t *dims) {
-    t->dtype = dt;
-    t->ndim = ndim;
-    memcpy(t->shape, dims, (size_t)ndim * sizeof *dims);
-}
 
 static avf_status float_operands(const avf_exec_call *call, const char *op, int n) {
-    const avf_tensor *a = in_at(call, 0);
+    const avf_tensor *a = avf_exec_in(call, 0);
     if (!a)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): input A is missing", call->node->name, op);
     if (a->dtype != AVF_DTYPE_F32 && a->dtype != AVF_DTYPE_F16 && a->dtype != AVF_DTYPE_BF16 &&
@@ -31,7 +18,7 @@ static avf_status float_operands(const avf_exec_call *call, const char *op, int 
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (%s): dtype %s is not supported",
                         call->node->name, op, avf_dtype_name(a->dtype));
     for (int i = 1; i < n; i++) {
-        const avf_tensor *t = in_at(call, i);
+        const avf_tensor *t = avf_exec_in(call, i);
         if (t && t->dtype != a->dtype)
             return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): input %d is %s, input 0 is %s",
                             call->node->name, op, i, avf_dtype_name(t->dtype),
@@ -52,22 +39,22 @@ static avf_status matmul_prepare(const avf_graph_node *node, int64_t opset, void
 static avf_status matmul_infer(void *params, avf_exec_call *call) {
     (void)params;
     AVF_TRY(float_operands(call, "MatMul", 2));
-    const avf_tensor *a = in_at(call, 0), *b = in_at(call, 1);
+    const avf_tensor *a = avf_exec_in(call, 0), *b = avf_exec_in(call, 1);
     if (!b)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (MatMul): input B is missing", call->node->name);
     int n = 0;
     int64_t dims[AVF_MAX_DIMS];
     AVF_TRY(avf_matmul_shape(a->ndim, a->shape, b->ndim, b->shape, &n, dims));
-    if (out_at(call, 0))
-        set_out(call->out[0], a->dtype, n, dims);
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], a->dtype, n, dims);
     return AVF_OK;
 }
 
 static avf_status matmul_run(const void *params, avf_exec_call *call) {
     (void)params;
-    if (!out_at(call, 0))
+    if (!avf_exec_out(call, 0))
         return AVF_OK;
-    return avf_op_matmul(call->ctx, in_at(call, 0), in_at(call, 1), call->out[0]);
+    return avf_op_matmul(call->ctx, avf_exec_in(call, 0), avf_exec_in(call, 1), call->out[0]);
 }
 
 static const avf_exec_op exec_matmul = {"MatMul", 0, 0, matmul_prepare, matmul_infer, matmul_run};
@@ -95,7 +82,7 @@ static avf_status gemm_prepare(const avf_graph_node *node, int64_t opset, void *
 static avf_status gemm_infer(void *params, avf_exec_call *call) {
     gemm_exec *g = (gemm_exec *)params;
     AVF_TRY(float_operands(call, "Gemm", 3));
-    const avf_tensor *a = in_at(call, 0), *b = in_at(call, 1), *c = in_at(call, 2);
+    const avf_tensor *a = avf_exec_in(call, 0), *b = avf_exec_in(call, 1), *c = avf_exec_in(call, 2);
     if (!b)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Gemm): input B is missing", call->node->name);
     if (!c && g->c_required)
@@ -105,16 +92,16 @@ static avf_status gemm_infer(void *params, avf_exec_call *call) {
     int64_t dims[AVF_MAX_DIMS];
     AVF_TRY(avf_gemm_shape(&g->p, a->ndim, a->shape, b->ndim, b->shape, c ? c->ndim : -1,
                            c ? c->shape : NULL, &n, dims));
-    if (out_at(call, 0))
-        set_out(call->out[0], a->dtype, n, dims);
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], a->dtype, n, dims);
     return AVF_OK;
 }
 
 static avf_status gemm_run(const void *params, avf_exec_call *call) {
     const gemm_exec *g = (const gemm_exec *)params;
-    if (!out_at(call, 0))
+    if (!avf_exec_out(call, 0))
         return AVF_OK;
-    return avf_op_gemm(call->ctx, &g->p, in_at(call, 0), in_at(call, 1), in_at(call, 2),
+    return avf_op_gemm(call->ctx, &g->p, avf_exec_in(call, 0), avf_exec_in(call, 1), avf_exec_in(call, 2),
                        call->out[0]);
 }
 
@@ -204,12 +191,12 @@ static avf_status simple_rnn_prepare(const avf_graph_node *node, int64_t opset, 
 static avf_status rnn_infer(void *params, avf_exec_call *call) {
     avf_rnn_params *p = (avf_rnn_params *)params;
     avf_rnn_shapes shapes;
-    const avf_tensor *x = in_at(call, 0);
+    const avf_tensor *x = avf_exec_in(call, 0);
     if (x && x->dtype != AVF_DTYPE_F32)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (%s): dtype %s (only f32 runs)",
                         call->node->name, call->node->op_type, avf_dtype_name(x->dtype));
     for (int i = 0; i < 8; i++) {
-        const avf_tensor *t = in_at(call, i);
+        const avf_tensor *t = avf_exec_in(call, i);
         shapes.ndim[i] = t ? t->ndim : -1;
         if (t)
             memcpy(shapes.dims[i], t->shape, sizeof shapes.dims[i]);
@@ -221,9 +208,9 @@ static avf_status rnn_infer(void *params, avf_exec_call *call) {
     int64_t od[3][AVF_MAX_DIMS];
     AVF_TRY(avf_rnn_shape(p, &shapes, on, od));
     for (int i = 0; i < 3; i++) {
-        avf_tensor *o = out_at(call, i);
+        avf_tensor *o = avf_exec_out(call, i);
         if (o && on[i] >= 0)
-            set_out(o, AVF_DTYPE_F32, on[i], od[i]);
+            avf_exec_set_out(o, AVF_DTYPE_F32, on[i], od[i]);
     }
     return AVF_OK;
 }
@@ -232,9 +219,9 @@ static avf_status rnn_run(const void *params, avf_exec_call *call) {
     const avf_tensor *in[8];
     avf_tensor *out[3];
     for (int i = 0; i < 8; i++)
-        in[i] = in_at(call, i);
+        in[i] = avf_exec_in(call, i);
     for (int i = 0; i < 3; i++)
-        out[i] = out_at(call, i);
+        out[i] = avf_exec_out(call, i);
     return avf_op_rnn(call->ctx, (const avf_rnn_params *)params, in, out);
 }
 
