@@ -103,6 +103,22 @@ avf_status avf_event_synchronize(avf_event *ev);
 /* Milliseconds between two timing events that have both completed. */
 avf_status avf_event_elapsed_ms(avf_event *start, avf_event *end, float *ms);
 
+/* Captured work (CUDA graphs). Everything enqueued on a stream between
+ * avf_stream_capture_begin and avf_stream_capture_end is recorded, not run;
+ * the result replays it with one launch, on any stream of the device, with
+ * the same pointers and arguments. Capture fails (AVF_ERR_UNSUPPORTED on the
+ * CPU backend, or the driver's error) if the work synchronizes the stream or
+ * copies from pageable host memory while capturing; after a failed
+ * avf_stream_capture_end the stream is usable again and nothing is leaked.
+ * A graph must not be replayed on two streams at once (it reuses its
+ * buffers). */
+typedef struct avf_graph_exec avf_graph_exec;
+avf_status avf_stream_capture_begin(avf_stream *s);
+avf_status avf_stream_capture_end(avf_stream *s, avf_graph_exec **out);
+avf_status avf_graph_exec_launch(avf_graph_exec *g, avf_stream *s);
+/* NULL is ignored; the graph's last launch may still be running. */
+void avf_graph_exec_free(avf_graph_exec *g);
+
 /* Direction of a copy, as the transfer ledger counts it. */
 typedef enum avf_copy_kind {
     AVF_COPY_H2D = 0,

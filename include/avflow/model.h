@@ -111,6 +111,11 @@ typedef struct avf_run_options {
      * the host run there, sparing launches and round trips; tests of the
      * device kernels turn that off. */
     int device_only;
+    /* 1: never capture or replay plans (CUDA graphs); every run interprets
+     * the graph node by node. Also set for all runs by AVF_GRAPHS=0. By
+     * default a GPU run of a shape signature seen before replays the CUDA
+     * graph captured for it (see avf_model_get_plan_stats). */
+    int disable_graphs;
 } avf_run_options;
 
 /* Run the model on opts->device. Thread-safe: any number of threads may run
@@ -135,6 +140,26 @@ typedef struct avf_run_options {
 avf_status avf_model_run(const avf_model *m, const avf_run_options *opts, int n_inputs,
                          const char *const *input_names, const avf_tensor *inputs,
                          int n_outputs, const char *const *output_names, avf_tensor *outputs);
+
+/* Plans: on a GPU, each shape signature of a model's runs (input shapes and
+ * dtypes, run flags, values of small integer inputs given on the host) gets
+ * a plan: its first run warms up, its second is captured as a CUDA graph,
+ * later runs replay that graph from a private arena. */
+typedef struct avf_model_plan_stats {
+    int plans;                   /* cached plans */
+    int graphed;                 /* of them, replaying a CUDA graph */
+    int eager_only;              /* of them, keys whose runs wait for the device
+                                    (data-dependent shapes): interpreted */
+    uint64_t replays;            /* graph launches */
+    uint64_t arena_bytes;        /* device memory the graphed plans hold */
+    uint64_t arena_peak_bytes;   /* of it, live at the peak of a run */
+    uint64_t intermediate_bytes; /* every allocation of a run summed: what the
+                                    arena would be without lifetime reuse */
+} avf_model_plan_stats;
+
+/* Plan statistics of `m` on `dev` (NULL: every device). */
+avf_status avf_model_get_plan_stats(const avf_model *m, const avf_device *dev,
+                                    avf_model_plan_stats *out);
 
 #ifdef __cplusplus
 }

@@ -61,6 +61,7 @@ typedef struct avf_pool_stats {
     uint64_t peak_reserved_bytes;
     uint64_t limit_bytes;       /* the cap in force (device memory if none) */
     uint64_t alloc_count;       /* successful allocations */
+    uint64_t alloc_bytes_total; /* their sizes summed (rounded): what no reuse would need */
     uint64_t free_count;
     uint64_t failed_count;      /* allocations that returned an error */
     uint64_t reused_count;      /* allocations served without a driver call */

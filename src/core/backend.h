@@ -41,6 +41,12 @@ typedef struct avf_backend_ops {
                                avf_copy_kind kind, void *stream);
     avf_status (*memset_async)(int index, void *dst, int value, size_t bytes, void *stream);
     size_t (*versions)(char *buf, size_t cap);
+    /* Stream capture into a replayable graph (CUDA graphs); NULL where the
+     * backend has none (the CPU runs synchronously: nothing to capture). */
+    avf_status (*capture_begin)(int index, void *stream);
+    avf_status (*capture_end)(int index, void *stream, void **exec);
+    avf_status (*graph_launch)(int index, void *exec, void *stream);
+    void (*graph_destroy)(int index, void *exec);
 } avf_backend_ops;
 
 struct avf_device {
@@ -56,6 +62,11 @@ struct avf_stream {
 };
 
 struct avf_event {
+    avf_device *dev;
+    void *native;
+};
+
+struct avf_graph_exec {
     avf_device *dev;
     void *native;
 };

@@ -270,6 +270,53 @@ avf_status avf_event_elapsed_ms(avf_event *start, avf_event *end, float *ms) {
     return start->dev->ops->event_elapsed(start->dev->index, start->native, end->native, ms);
 }
 
+/* ------------------------------------------------------------ CUDA graphs */
+
+avf_status avf_stream_capture_begin(avf_stream *s) {
+    AVF_CHECK_ARG(s != NULL);
+    if (!s->dev->ops->capture_begin)
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s: no stream capture on this backend",
+                        s->dev->name);
+    return s->dev->ops->capture_begin(s->dev->index, s->native);
+}
+
+avf_status avf_stream_capture_end(avf_stream *s, avf_graph_exec **out) {
+    AVF_CHECK_ARG(s != NULL && out != NULL);
+    *out = NULL;
+    if (!s->dev->ops->capture_end)
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s: no stream capture on this backend",
+                        s->dev->name);
+    avf_graph_exec *g = calloc(1, sizeof *g);
+    void *native = NULL;
+    avf_status st = s->dev->ops->capture_end(s->dev->index, s->native, &native);
+    if (st == AVF_OK && !g) {
+        s->dev->ops->graph_destroy(s->dev->index, native);
+        st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "graph struct");
+    }
+    if (st != AVF_OK) {
+        free(g);
+        return st;
+    }
+    g->dev = s->dev;
+    g->native = native;
+    *out = g;
+    return AVF_OK;
+}
+
+avf_status avf_graph_exec_launch(avf_graph_exec *g, avf_stream *s) {
+    AVF_CHECK_ARG(g != NULL);
+    void *native = NULL;
+    AVF_TRY(avf_stream_on(g->dev, s, &native));
+    return g->dev->ops->graph_launch(g->dev->index, g->native, native);
+}
+
+void avf_graph_exec_free(avf_graph_exec *g) {
+    if (!g)
+        return;
+    g->dev->ops->graph_destroy(g->dev->index, g->native);
+    free(g);
+}
+
 /* -------------------------------------------------------------------- copies */
 
 avf_status avf_memcpy_async(avf_device *dev, void *dst, const void *src, size_t bytes,

@@ -279,6 +279,7 @@ avf_status avf_pool_alloc(avf_pool *p, size_t bytes, avf_stream *s, void **ptr) 
         if (p->in_use > p->peak_in_use)
             p->peak_in_use = p->in_use;
         p->alloc_count++;
+        p->alloc_bytes_total += b->size;
         if (!from_driver)
             p->reused_count++;
         if (p->on_watermark) {
@@ -401,6 +402,7 @@ void avf_pool_reset_counters(avf_pool *p) {
     p->peak_in_use = p->in_use;
     p->peak_reserved = p->reserved;
     p->alloc_count = p->free_count = p->failed_count = 0;
+    p->alloc_bytes_total = 0;
     p->reused_count = p->stolen_count = 0;
     p->driver_alloc_count = p->driver_free_count = 0;
     pthread_mutex_unlock(&p->mu);

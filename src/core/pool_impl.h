@@ -55,6 +55,7 @@ struct avf_pool {
     /* statistics */
     uint64_t in_use, requested, peak_in_use;
     uint64_t alloc_count, free_count, reused_count;
+    uint64_t alloc_bytes_total; /* rounded sizes of every allocation since reset */
     uint64_t free_blocks, free_bytes; /* in bins */
     uint64_t reserved, peak_reserved, failed_count, stolen_count;
     uint64_t driver_alloc_count, driver_free_count, segment_count;

@@ -365,6 +365,7 @@ void pool_fill_stats(const avf_pool *p, avf_pool_stats *st) {
     st->peak_reserved_bytes = p->peak_reserved;
     st->limit_bytes = p->limit;
     st->alloc_count = p->alloc_count;
+    st->alloc_bytes_total = p->alloc_bytes_total;
     st->free_count = p->free_count;
     st->failed_count = p->failed_count;
     st->reused_count = p->reused_count;

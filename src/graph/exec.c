@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "graph/plan.h"
 
 /* One device's copy of every constant. */
 typedef struct avf_exec_weights {
@@ -34,6 +35,7 @@ struct avf_exec_model {
     avf_exec_graph **graphs;
     avf_pool *host_pool; /* host copies and host-side nodes of device runs */
     _Atomic(avf_exec_weights *) weights[AVF_EXEC_MAX_DEVICES];
+    avf_exec_plan_cache plans; /* device runs per shape signature (graph/plan.h) */
 };
 
 static avf_status oom(void) { return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "executor: out of memory"); }
@@ -48,6 +50,12 @@ avf_status avf_exec_model_create(const avf_graph *g, avf_exec_model **out) {
     if (pthread_mutex_init(&em->mu, NULL) != 0) {
         free(em);
         return AVF_FAIL(AVF_ERR_INTERNAL, "executor: pthread_mutex_init failed");
+    }
+    avf_status st = avf_exec_plan_cache_init(&em->plans);
+    if (st != AVF_OK) {
+        pthread_mutex_destroy(&em->mu);
+        free(em);
+        return st;
     }
     *out = em;
     return AVF_OK;
@@ -69,6 +77,7 @@ static void free_graph(avf_exec_graph *eg) {
 void avf_exec_model_free(avf_exec_model *em) {
     if (!em)
         return;
+    avf_exec_plan_cache_free(&em->plans); /* before the weights its graphs read */
     for (int d = 0; d < AVF_EXEC_MAX_DEVICES; d++) {
         avf_exec_weights *w = atomic_load(&em->weights[d]);
         if (!w)
@@ -432,22 +441,27 @@ static avf_status bind_inputs(avf_exec_run *r, const avf_graph *g, int n_inputs,
     return AVF_OK;
 }
 
+avf_status avf_exec_output_index(const avf_graph *g, const char *const *names, int i, int *k) {
+    *k = i;
+    if (!names)
+        return AVF_OK;
+    if (!names[i])
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "run: output name %d is NULL", i);
+    for (int j = 0; j < g->n_outputs; j++)
+        if (strcmp(g->values[g->outputs[j]].name, names[i]) == 0) {
+            *k = j;
+            return AVF_OK;
+        }
+    return AVF_FAIL(AVF_ERR_INVALID_ARG, "run: the model has no output '%s'", names[i]);
+}
+
 /* Hand the requested outputs to the caller: moved when the run owns the
  * device tensor, copied otherwise (constants, inputs, a repeated name). */
 static avf_status take_outputs(avf_exec_run *r, const avf_graph *g, avf_exec_slot *outs,
                                int n_outputs, const char *const *names, avf_tensor *outputs) {
     for (int i = 0; i < n_outputs; i++) {
         int k = i;
-        if (names) {
-            if (!names[i])
-                return AVF_FAIL(AVF_ERR_INVALID_ARG, "run: output name %d is NULL", i);
-            for (k = 0; k < g->n_outputs; k++)
-                if (strcmp(g->values[g->outputs[k]].name, names[i]) == 0)
-                    break;
-            if (k == g->n_outputs)
-                return AVF_FAIL(AVF_ERR_INVALID_ARG, "run: the model has no output '%s'",
-                                names[i]);
-        }
+        AVF_TRY(avf_exec_output_index(g, names, i, &k));
         avf_exec_slot *s = &outs[k];
         const avf_tensor *t = NULL;
         AVF_TRY(avf_exec_slot_device(r, s, &t));
@@ -463,6 +477,48 @@ static avf_status take_outputs(avf_exec_run *r, const avf_graph *g, avf_exec_slo
                                  "outputs"));
     }
     return AVF_OK;
+}
+
+/* AVF_PROFILE=1: every run syncs after each node and prints where its time
+ * went, per op type, to stderr (plans are bypassed). */
+static int profile_enabled(void) {
+    static atomic_int cached = -1;
+    int v = atomic_load(&cached);
+    if (v < 0) {
+        const char *e = getenv("AVF_PROFILE");
+        v = e && e[0] && strcmp(e, "0") != 0;
+        atomic_store(&cached, v);
+    }
+    return v;
+}
+
+static int by_ms_desc(const void *a, const void *b) {
+    double x = ((const avf_exec_profile_row *)a)->ms, y = ((const avf_exec_profile_row *)b)->ms;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+static void print_profile(avf_exec_profile *p, const char *dev) {
+    qsort(p->rows, (size_t)p->n, sizeof p->rows[0], by_ms_desc);
+    double total = 0;
+    int64_t nodes = 0;
+    for (int i = 0; i < p->n; i++) {
+        total += p->rows[i].ms;
+        nodes += p->rows[i].count;
+    }
+    fprintf(stderr, "profile (%s, a device wait after every node): %lld nodes, %.3f ms\n", dev,
+            (long long)nodes, total);
+    fprintf(stderr, "  %-24s %8s %12s %10s %7s\n", "op", "nodes", "ms", "us/node", "share");
+    for (int i = 0; i < p->n; i++)
+        fprintf(stderr, "  %-24s %8lld %12.3f %10.1f %6.1f%%\n", p->rows[i].op_type,
+                (long long)p->rows[i].count, p->rows[i].ms,
+                p->rows[i].count ? 1e3 * p->rows[i].ms / (double)p->rows[i].count : 0.0,
+                total > 0 ? 100.0 * p->rows[i].ms / total : 0.0);
+}
+
+avf_status avf_exec_model_plan_stats(avf_exec_model *em, const avf_device *dev,
+                                     avf_model_plan_stats *out) {
+    AVF_CHECK_ARG(em != NULL && out != NULL);
+    return avf_exec_plan_stats(&em->plans, dev, out);
 }
 
 avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, int n_inputs,
@@ -507,15 +563,33 @@ avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, i
     avf_exec_slot *outs = calloc((size_t)(g->n_outputs + 1), sizeof *outs);
     if (st == AVF_OK && (!ins || !outs))
         st = oom();
+    avf_exec_profile *prof = NULL;
+    if (st == AVF_OK && profile_enabled() && !(prof = calloc(1, sizeof *prof)))
+        st = oom();
+    r.profile = prof;
     if (st == AVF_OK)
         st = bind_inputs(&r, g, n_inputs, input_names, inputs, ins);
-    if (st == AVF_OK)
+    int planned = 0;
+    if (st == AVF_OK && !opts->disable_graphs) {
+        st = avf_exec_plan_run(&em->plans, &r, main, ins, n_outputs, output_names, outputs,
+                               &planned);
+        if (planned)
+            memset(ins, 0, (size_t)g->n_inputs * sizeof *ins); /* borrowed: nothing to free */
+    }
+    if (planned)
+        ; /* done, or failed with the outputs released */
+    else if (st == AVF_OK)
         st = avf_exec_graph_run(&r, main, NULL, g->n_inputs, ins, g->n_outputs, outs);
     else
         for (int k = 0; ins && k < g->n_inputs; k++)
             avf_exec_slot_release(&r, &ins[k]);
-    if (st == AVF_OK)
+    if (st == AVF_OK && !planned)
         st = take_outputs(&r, g, outs, n_outputs, output_names, outputs);
+    if (prof) {
+        if (st == AVF_OK)
+            print_profile(prof, avf_device_get_name(r.dev));
+        free(prof);
+    }
     for (int k = 0; outs && k < g->n_outputs; k++)
         avf_exec_slot_release(&r, &outs[k]);
     if (st != AVF_OK)

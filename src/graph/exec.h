@@ -84,6 +84,10 @@ avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, i
                               int n_outputs, const char *const *output_names,
                               avf_tensor *outputs);
 
+/* Plan statistics (graph/plan.h) of the model on dev (NULL: all devices). */
+avf_status avf_exec_model_plan_stats(avf_exec_model *em, const avf_device *dev,
+                                     avf_model_plan_stats *out);
+
 /* ------------------------------------------------ per-run state (internal) */
 
 /* One value of a frame. `t` is on the run device, `host` on the CPU. */
@@ -99,6 +103,27 @@ typedef struct avf_exec_frame {
     avf_exec_slot *slots; /* per value of eg->g */
 } avf_exec_frame;
 
+/* A run being captured into a plan's CUDA graph: host->device uploads of
+ * host-computed values (shape arithmetic) go through `pinned`, which the
+ * plan keeps as long as its graph, because a replay copies from it again. */
+typedef struct avf_exec_capture {
+    int capturing;
+    unsigned char *pinned;
+    uint64_t pinned_cap, pinned_used;
+} avf_exec_capture;
+
+/* Per-op-type wall time of a profiled run (AVF_PROFILE=1). */
+#define AVF_EXEC_PROFILE_MAX 128
+typedef struct avf_exec_profile_row {
+    const char *op_type;
+    int64_t count;
+    double ms;
+} avf_exec_profile_row;
+typedef struct avf_exec_profile {
+    int n;
+    avf_exec_profile_row rows[AVF_EXEC_PROFILE_MAX];
+} avf_exec_profile;
+
 typedef struct avf_exec_run {
     const avf_exec_model *em;
     avf_device *dev;
@@ -108,6 +133,11 @@ typedef struct avf_exec_run {
     avf_op_ctx host_ctx; /* the CPU (same as ctx on a CPU run) */
     const avf_tensor *weights; /* per constant, on dev */
     const avf_tensor *consts;  /* per constant, on the host */
+    /* What a plan needs to know of the run (graph/plan.c): */
+    avf_exec_capture *cap;     /* non-NULL while capturing */
+    uint32_t n_syncs;          /* host waits on the device (downloads, data-dependent ops) */
+    uint64_t upload_count, upload_bytes; /* host->device uploads of host-side values */
+    avf_exec_profile *profile; /* non-NULL: time every top-level node */
 } avf_exec_run;
 
 /* Run graph `eg` in a new frame under `parent` (for outer values). The
@@ -141,6 +171,9 @@ avf_status avf_exec_run_if(avf_exec_run *r, avf_exec_frame *f, const avf_exec_no
                            avf_exec_slot *out);
 avf_status avf_exec_run_loop(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node *en,
                              avf_exec_slot *out);
+/* Index of the graph output requested as outputs[i] (names NULL: i). */
+avf_status avf_exec_output_index(const avf_graph *g, const char *const *names, int i, int *k);
+
 /* The slot of value v of frame f (outer values resolve in the parents). */
 avf_exec_slot *avf_exec_frame_slot(avf_exec_frame *f, int v);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/error.h"
 #include "graph/exec.h"
@@ -14,6 +15,7 @@
 avf_status avf_exec_sync(avf_exec_run *r) {
     if (r->on_cpu)
         return AVF_OK;
+    r->n_syncs++;
     return r->ctx.stream ? avf_stream_synchronize(r->ctx.stream) : avf_device_synchronize(r->dev);
 }
 
@@ -45,10 +47,26 @@ avf_status avf_exec_slot_device(avf_exec_run *r, avf_exec_slot *s, const avf_ten
     if (!s->has_host)
         return AVF_FAIL(AVF_ERR_INTERNAL, "executor: a value was read before it was set");
     const avf_tensor *h = &s->host;
+    size_t nb = avf_tensor_nbytes(h);
     AVF_TRY(avf_tensor_alloc(&s->t, r->ctx.pool, h->dtype, h->ndim, h->shape, r->ctx.stream));
+    const void *src = h->data;
+    if (r->cap && r->cap->capturing && nb) {
+        /* a captured copy must read pinned memory that outlives the graph */
+        avf_exec_capture *c = r->cap;
+        uint64_t at = (c->pinned_used + 63) & ~(uint64_t)63;
+        if (!c->pinned || at + nb > c->pinned_cap) {
+            avf_tensor_release(&s->t, r->ctx.stream);
+            return AVF_FAIL(AVF_ERR_INTERNAL, "plan: capture uploads more than its warm-up did");
+        }
+        memcpy(c->pinned + at, h->data, nb);
+        c->pinned_used = at + nb;
+        src = c->pinned + at;
+    }
+    r->upload_count++;
+    r->upload_bytes += nb;
     /* from pageable memory: the copy has read the source when it returns */
-    avf_status st = avf_memcpy_async(r->dev, s->t.data, h->data, avf_tensor_nbytes(h),
-                                     AVF_COPY_H2D, r->ctx.stream, "exec");
+    avf_status st = avf_memcpy_async(r->dev, s->t.data, src, nb, AVF_COPY_H2D, r->ctx.stream,
+                                     "exec");
     if (st != AVF_OK) {
         avf_tensor_release(&s->t, r->ctx.stream);
         return st;
@@ -317,6 +335,8 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
         if (st != AVF_OK)
             return node_fail(n, st);
     }
+    if (op->data_dependent && !r->on_cpu)
+        r->n_syncs++; /* it waits for the device to learn its output size */
     int ran = 0;
     avf_status st = call_op(en, &call, &pb, outs, &ran);
     if (st == AVF_OK && !ran)
@@ -363,6 +383,37 @@ static avf_status run_node(avf_exec_run *r, avf_exec_frame *f, const avf_exec_no
     return AVF_OK;
 }
 
+static double now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+/* One node, then a wait for the device, so its wall time is what the node
+ * costs end to end (host work, launches and kernels). Syncing after every
+ * node serializes the run: profile numbers show where time goes, not how
+ * fast an unprofiled run is. */
+static avf_status run_node_profiled(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node *en) {
+    double t0 = now_ms();
+    avf_status st = run_node(r, f, en);
+    if (st == AVF_OK && !r->on_cpu)
+        st = r->ctx.stream ? avf_stream_synchronize(r->ctx.stream)
+                           : avf_device_synchronize(r->dev);
+    double dt = now_ms() - t0;
+    avf_exec_profile *p = r->profile;
+    const char *op = en->node->op_type;
+    int k = 0;
+    while (k < p->n && strcmp(p->rows[k].op_type, op) != 0)
+        k++;
+    if (k == p->n && p->n < AVF_EXEC_PROFILE_MAX)
+        p->rows[p->n++].op_type = op;
+    if (k < p->n) {
+        p->rows[k].count++;
+        p->rows[k].ms += dt;
+    }
+    return st;
+}
+
 avf_status avf_exec_graph_run(avf_exec_run *r, const avf_exec_graph *eg, avf_exec_frame *parent,
                               int n_in, avf_exec_slot *in, int n_out, avf_exec_slot *out) {
     const avf_graph *g = eg->g;
@@ -396,7 +447,10 @@ avf_status avf_exec_graph_run(avf_exec_run *r, const avf_exec_graph *eg, avf_exe
     }
     for (int i = 0; i < eg->n_nodes && st == AVF_OK; i++) {
         const avf_exec_node *en = &eg->nodes[i];
-        st = run_node(r, &f, en);
+        if (r->profile && !parent)
+            st = run_node_profiled(r, &f, en);
+        else
+            st = run_node(r, &f, en);
         for (int k = 0; k < en->n_release; k++)
             avf_exec_slot_release(r, &f.slots[en->release[k]]);
     }

@@ -197,3 +197,9 @@ avf_status avf_model_run(const avf_model *m, const avf_run_options *opts, int n_
     return avf_exec_model_run(m->exec, opts, n_inputs, input_names, inputs, n_outputs,
                               output_names, outputs);
 }
+
+avf_status avf_model_get_plan_stats(const avf_model *m, const avf_device *dev,
+                                    avf_model_plan_stats *out) {
+    AVF_CHECK_ARG(m != NULL && out != NULL);
+    return avf_exec_model_plan_stats(m->exec, dev, out);
+}

@@ -184,6 +184,51 @@ static avf_status cuda_memset(int index, void *dst, int value, size_t bytes, voi
     return AVF_OK;
 }
 
+/* Relaxed mode: the capturing thread may still make calls CUDA deems
+ * "unsafe" during capture (a cudaMalloc when a pool must grow); work that
+ * would really break the graph (a synchronize, a pageable copy) still
+ * invalidates it and capture_end reports that. */
+static avf_status cuda_capture_begin(int index, void *stream) {
+    if (!stream)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "cannot capture the default stream");
+    AVF_CUDA_TRY(cudaStreamBeginCapture((cudaStream_t)stream, cudaStreamCaptureModeRelaxed));
+    return AVF_OK;
+}
+
+static avf_status cuda_capture_end(int index, void *stream, void **exec) {
+    cudaGraph_t graph = NULL;
+    cudaError_t e = cudaStreamEndCapture((cudaStream_t)stream, &graph);
+    if (e != cudaSuccess) {
+        if (graph)
+            cudaGraphDestroy(graph);
+        avf_status st = AVF_CUDA_CHECK(e);
+        (void)cudaGetLastError(); /* an invalidated capture is not sticky */
+        return st;
+    }
+    cudaGraphExec_t ge = NULL;
+    e = cudaGraphInstantiateWithFlags(&ge, graph, 0);
+    cudaGraphDestroy(graph);
+    if (e != cudaSuccess) {
+        avf_status st = AVF_CUDA_CHECK(e);
+        (void)cudaGetLastError();
+        return st;
+    }
+    *exec = ge;
+    return AVF_OK;
+}
+
+static avf_status cuda_graph_launch(int index, void *exec, void *stream) {
+    if (!stream)
+        AVF_TRY(cuda_use(index));
+    AVF_CUDA_TRY(cudaGraphLaunch((cudaGraphExec_t)exec, (cudaStream_t)stream));
+    return AVF_OK;
+}
+
+static void cuda_graph_destroy(int index, void *exec) {
+    if (exec)
+        cudaGraphExecDestroy((cudaGraphExec_t)exec);
+}
+
 /* Append one "name=version" line, never past cap; returns the new length. */
 static size_t append_line(char *buf, size_t cap, size_t n, const char *name, const char *ver) {
     if (n + 1 >= cap)
@@ -248,4 +293,8 @@ const avf_backend_ops avf_cuda_backend = {
     .memcpy_async = cuda_memcpy,
     .memset_async = cuda_memset,
     .versions = cuda_versions,
+    .capture_begin = cuda_capture_begin,
+    .capture_end = cuda_capture_end,
+    .graph_launch = cuda_graph_launch,
+    .graph_destroy = cuda_graph_destroy,
 };
