@@ -73,7 +73,10 @@ static float *random_floats(int64_t n, uint64_t seed) {
 
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_engine [--models DIR] [--device cuda:0|cpu] [--preset NAME]...\n"
-               "                    [--batches 1,8,32] [--warmup W] [--reps R] [--tf32] [--json FILE]\n"
+               "                    [--batches 1,8,32] [--warmup W] [--reps R] [--tf32] [--fp16]\n"
+               "                    [--json FILE]\n"
+               "modes: graph (plans replaying CUDA graphs, the default), interp (node by node),\n"
+               "       graph16 (--fp16: graphs with float values in f16)\n"
                "presets: ocr_rec (1x3x48x320), ocr_det (1x3x640x640), ocr_cls (1x3x48x192),\n"
                "         vad (1x512 + state); the first dim is replaced by each batch size.\n");
 }
@@ -81,7 +84,7 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
     const char *dir = "models", *devspec = "cuda:0", *json = NULL, *batches = "1,8,32";
     const char *only[8];
-    int n_only = 0, warmup = 10, reps = 50, tf32 = 0;
+    int n_only = 0, warmup = 10, reps = 50, tf32 = 0, fp16 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -89,6 +92,8 @@ int main(int argc, char **argv) {
             return 0;
         } else if (!strcmp(a, "--tf32")) {
             tf32 = 1;
+        } else if (!strcmp(a, "--fp16")) {
+            fp16 = 1;
         } else if (i + 1 < argc && !strcmp(a, "--models")) {
             dir = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--device")) {
@@ -136,7 +141,8 @@ int main(int argc, char **argv) {
                 props.name, tf32, warmup, reps);
     printf("bench_engine: %s (%s), f32%s, %d warm-up + %d timed runs, medians\n", props.name,
            devspec, tf32 ? " with TF32" : " (TF32 off)", warmup, reps);
-    printf("%-8s %6s %12s %12s %14s\n", "model", "batch", "device ms", "host ms", "items/s");
+    printf("%-8s %6s %-7s %12s %12s %14s\n", "model", "batch", "mode", "device ms", "host ms",
+           "items/s");
     int first = 1;
     for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
         const preset *pr = &presets[p];
@@ -179,19 +185,33 @@ int main(int argc, char **argv) {
                 AK(avf_tensor_init_borrowed(&in[2], &sr, AVF_DTYPE_I64, 0, NULL, cpu));
                 n_in = 3;
             }
-            /* Inputs live on the device, as they would after GPU pre-processing. */
+            /* Inputs live on the device, as they would after GPU pre-processing;
+             * the sample rate is a host scalar, as an application passes it. */
             avf_tensor din[3];
             for (int i = 0; i < n_in; i++) {
+                if (in[i].dtype == AVF_DTYPE_I64) {
+                    din[i] = in[i];
+                    continue;
+                }
                 AK(avf_tensor_alloc(&din[i], pool, in[i].dtype, in[i].ndim, in[i].shape, s));
                 AK(avf_memcpy_async(dev, din[i].data, in[i].data, avf_tensor_nbytes(&in[i]),
                                     avf_device_get_kind(dev) == AVF_DEVICE_CPU ? AVF_COPY_H2H
                                                                                : AVF_COPY_H2D,
                                     s, "bench.input"));
             }
-            avf_run_options o = {.device = dev, .stream = s, .pool = pool, .allow_tf32 = tf32};
             int n_out = avf_model_num_outputs(m);
             avf_tensor out[8];
             double *gpu = calloc((size_t)reps, sizeof *gpu), *host = calloc((size_t)reps, sizeof *host);
+            /* graphs (plans replaying CUDA graphs, the default) and the
+             * interpreter, side by side; the CPU has no graphs */
+            int n_modes = avf_device_get_kind(dev) == AVF_DEVICE_CPU ? 1 : fp16 ? 3 : 2;
+            for (int mode = 0; mode < n_modes; mode++) {
+            avf_run_options o = {.device = dev, .stream = s, .pool = pool, .allow_tf32 = tf32,
+                                 .disable_graphs = mode == 1, .fp16 = mode == 2};
+            const char *mode_name = n_modes == 1 ? "cpu"
+                                    : mode == 0  ? "graph"
+                                    : mode == 1  ? "interp"
+                                                 : "graph16";
             for (int r = 0; r < warmup + reps; r++) {
                 AK(avf_event_record(e0, s));
                 double h0 = now_ms();
@@ -209,21 +229,30 @@ int main(int argc, char **argv) {
                 }
             }
             double g = median(gpu, reps), h = median(host, reps);
-            printf("%-8s %6lld %12.3f %12.3f %14.1f\n", pr->name, (long long)b, g, h,
-                   (double)b * 1000.0 / g);
+            printf("%-8s %6lld %-7s %12.3f %12.3f %14.1f\n", pr->name, (long long)b, mode_name, g,
+                   h, (double)b * 1000.0 / g);
             if (jf)
-                fprintf(jf, "%s\n  {\"model\": \"%s\", \"batch\": %lld, \"gpu_ms\": %.4f, "
-                            "\"host_ms\": %.4f, \"items_per_s\": %.2f}",
-                        first ? "" : ",", pr->name, (long long)b, g, h, (double)b * 1000.0 / g);
+                fprintf(jf, "%s\n  {\"model\": \"%s\", \"batch\": %lld, \"mode\": \"%s\", "
+                            "\"gpu_ms\": %.4f, \"host_ms\": %.4f, \"items_per_s\": %.2f}",
+                        first ? "" : ",", pr->name, (long long)b, mode_name, g, h,
+                        (double)b * 1000.0 / g);
             first = 0;
             fflush(stdout);
+            }
             free(gpu);
             free(host);
             for (int i = 0; i < n_in; i++)
-                avf_tensor_release(&din[i], s);
+                if (din[i].device == dev)
+                    avf_tensor_release(&din[i], s);
             free(x);
             free(state);
         }
+        avf_model_plan_stats ps;
+        if (avf_model_get_plan_stats(m, dev, &ps) == AVF_OK && ps.plans)
+            printf("%-8s plans: %d (%d graphed, %d eager-only); arenas %.1f MiB (peak live "
+                   "%.1f MiB) vs %.1f MiB of intermediates summed\n",
+                   pr->name, ps.plans, ps.graphed, ps.eager_only, ps.arena_bytes / 1048576.0,
+                   ps.arena_peak_bytes / 1048576.0, ps.intermediate_bytes / 1048576.0);
         avf_model_free(m);
     }
     if (jf) {

@@ -2,11 +2,20 @@
 """Peers for bench_engine, on the same models and input shapes.
 
 For each model and batch: PyTorch eager on the GPU (the ONNX model converted
-by onnx2torch), the same module replayed from a captured CUDA graph, and
-ONNX Runtime on the CPU. f32 with TF32 off, like bench_engine's default.
+by onnx2torch), the same module replayed from a captured CUDA graph, each in
+f32 (TF32 off, like bench_engine's default) and in f16 (module and input
+.half()), and ONNX Runtime on the CPU.
+
+What PyTorch runs is the ONNX model made static for the batch's input shape
+(dims fixed, shapes inferred, then ONNX Runtime's basic-level constant
+folding saved back as plain ONNX): onnx2torch turns the models' Shape/Resize
+arithmetic into host tensors copied to the GPU on every call, which a CUDA
+graph capture refuses, and it needs ranks that only shape inference gives.
+The folding only removes work, so it favours the peer.
+
 GPU times: CUDA events around each call, warm-up first, median of the timed
-runs. Inputs are random in [-1, 1) and already on the device. A model that
-onnx2torch cannot convert is reported with the reason, not skipped silently.
+runs. Inputs are random in [-1, 1) and already on the device. A model that a
+peer cannot run is reported with the reason, never skipped silently.
 """
 import argparse
 import json
@@ -60,48 +69,81 @@ def constants_as_initializers(path):
     return m
 
 
+def static_model(path, shape, tmpdir):
+    """The model with its input fixed to `shape`, shape-inferred and
+    constant-folded by ONNX Runtime (basic level: standard ONNX ops only)."""
+    import os
+
+    import onnx
+    import onnxruntime as ort
+
+    m = constants_as_initializers(path)
+    inp = m.graph.input[0]
+    dims = inp.type.tensor_type.shape.dim
+    for d, v in zip(dims, shape):
+        d.ClearField("dim_param")
+        d.dim_value = v
+    m = onnx.shape_inference.infer_shapes(m)
+    raw = os.path.join(tmpdir, "fixed.onnx")
+    folded = os.path.join(tmpdir, "folded.onnx")
+    onnx.save(m, raw)
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+    so.optimized_model_filepath = folded
+    ort.InferenceSession(raw, so, providers=["CPUExecutionProvider"])
+    return onnx.shape_inference.infer_shapes(onnx.load(folded))
+
+
 def bench_torch(path, shape, batches, warmup, reps, out):
+    import tempfile
+
     import torch
     from onnx2torch import convert
 
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
-    try:
-        model = convert(constants_as_initializers(path)).eval().cuda()
-    except Exception as e:  # report, do not hide
-        for b in batches:
-            out.append({"peer": "torch_eager", "batch": b, "error": f"onnx2torch: {e}"[:200]})
-        return
-    # Inputs from numpy, copied once: the CUDA RNG must stay out of the way of
-    # graph captures (a failed capture leaves it unusable).
-    inputs = {b: torch.from_numpy(np.random.default_rng(b).uniform(-1, 1, (b,) + shape)
-                                  .astype(np.float32)).cuda() for b in batches}
     for b in batches:
-        x = inputs[b]
-        with torch.inference_mode():
-            try:
-                eager = median_ms(lambda: model(x), warmup, reps, torch)
-                out.append({"peer": "torch_eager", "batch": b, "gpu_ms": eager})
-            except Exception as e:
-                out.append({"peer": "torch_eager", "batch": b, "error": str(e)[:200]})
-                continue
-            try:
-                s = torch.cuda.Stream()
-                s.wait_stream(torch.cuda.current_stream())
-                with torch.cuda.stream(s):
-                    for _ in range(3):
+        # Inputs from numpy, copied once: the CUDA RNG must stay out of the
+        # way of graph captures (a failed capture leaves it unusable).
+        x32 = torch.from_numpy(np.random.default_rng(b).uniform(-1, 1, (b,) + shape)
+                               .astype(np.float32)).cuda()
+        try:
+            with tempfile.TemporaryDirectory() as tmp:
+                model32 = convert(static_model(path, (b,) + shape, tmp)).eval().cuda()
+        except Exception as e:  # report, do not hide
+            out.append({"peer": "torch_eager", "batch": b, "error": f"onnx2torch: {e}"[:200]})
+            continue
+        for prec in ("f32", "f16"):
+            model = model32 if prec == "f32" else model32.half()
+            x = x32 if prec == "f32" else x32.half()
+            sfx = "" if prec == "f32" else "_f16"
+            with torch.inference_mode():
+                try:
+                    eager = median_ms(lambda: model(x), warmup, reps, torch)
+                    out.append({"peer": "torch_eager" + sfx, "batch": b, "gpu_ms": eager})
+                except Exception as e:
+                    out.append({"peer": "torch_eager" + sfx, "batch": b, "error": str(e)[:200]})
+                    torch.cuda.synchronize()
+                    continue
+                try:
+                    s = torch.cuda.Stream()
+                    s.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(s):
+                        for _ in range(3):
+                            model(x)
+                    torch.cuda.current_stream().wait_stream(s)
+                    g = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(g):
                         model(x)
-                torch.cuda.current_stream().wait_stream(s)
-                g = torch.cuda.CUDAGraph()
-                with torch.cuda.graph(g):
-                    y = model(x)
-                graph = median_ms(lambda: g.replay(), warmup, reps, torch)
-                out.append({"peer": "torch_cuda_graph", "batch": b, "gpu_ms": graph})
-            except Exception as e:
-                # onnx2torch modules copy small CPU tensors (shapes, scales)
-                # to the GPU, which a capture refuses: report, carry on.
-                out.append({"peer": "torch_cuda_graph", "batch": b, "error": str(e)[:200]})
-                torch.cuda.synchronize()
+                    graph = median_ms(lambda: g.replay(), warmup, reps, torch)
+                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "gpu_ms": graph})
+                    del g
+                except Exception as e:
+                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b,
+                                "error": str(e)[:200]})
+                    torch.cuda.synchronize()
+        del model32
+        torch.cuda.empty_cache()
 
 
 def bench_ort(path, shape, batches, reps, out):

@@ -105,7 +105,11 @@ typedef struct avf_run_options {
     avf_stream *stream;   /* NULL: the device's default stream */
     avf_pool *pool;       /* required: intermediates and outputs come from it */
     int allow_tf32;       /* 0: f32 GEMM/conv in exact f32 */
-    int fp16;             /* reserved: must be 0 (fp16 execution comes later) */
+    /* 1 (CUDA devices only): float values live on the device as f16 — the
+     * weights uploaded as f16 once, inputs converted on entry, the kernels
+     * computing in f16 with f32 accumulation (RNN cells in f32), and the
+     * outputs the model declares f32 converted back. */
+    int fp16;
     /* 1: every node runs on the device. By default, on a GPU run, nodes
      * doing small integer/bool shape arithmetic whose inputs are already on
      * the host run there, sparing launches and round trips; tests of the

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "graph/plan.h"
 
 /* One device's copy of every constant. */
@@ -34,7 +35,9 @@ struct avf_exec_model {
     int n_graphs, cap_graphs;
     avf_exec_graph **graphs;
     avf_pool *host_pool; /* host copies and host-side nodes of device runs */
-    _Atomic(avf_exec_weights *) weights[AVF_EXEC_MAX_DEVICES];
+    /* per device: the constants as they are, and for fp16 runs with every
+     * f32 constant stored as f16 (slot AVF_EXEC_MAX_DEVICES + device) */
+    _Atomic(avf_exec_weights *) weights[2 * AVF_EXEC_MAX_DEVICES];
     avf_exec_plan_cache plans; /* device runs per shape signature (graph/plan.h) */
 };
 
@@ -78,7 +81,7 @@ void avf_exec_model_free(avf_exec_model *em) {
     if (!em)
         return;
     avf_exec_plan_cache_free(&em->plans); /* before the weights its graphs read */
-    for (int d = 0; d < AVF_EXEC_MAX_DEVICES; d++) {
+    for (int d = 0; d < 2 * AVF_EXEC_MAX_DEVICES; d++) {
         avf_exec_weights *w = atomic_load(&em->weights[d]);
         if (!w)
             continue;
@@ -299,7 +302,12 @@ static int device_slot(const avf_device *dev) {
     return i >= 0 && i < AVF_EXEC_MAX_DEVICES - 1 ? i + 1 : -1;
 }
 
-static avf_status upload_weights(avf_exec_model *em, avf_device *dev, avf_exec_weights **out) {
+static avf_dtype weight_dtype(const avf_tensor *h, int fp16) {
+    return fp16 && h->dtype == AVF_DTYPE_F32 ? AVF_DTYPE_F16 : h->dtype;
+}
+
+static avf_status upload_weights(avf_exec_model *em, avf_device *dev, int fp16,
+                                 avf_exec_weights **out) {
     avf_exec_weights *w = calloc(1, sizeof *w);
     if (!w)
         return oom();
@@ -315,22 +323,43 @@ static avf_status upload_weights(avf_exec_model *em, avf_device *dev, avf_exec_w
     }
     /* one allocation, 256-byte aligned offsets: weights stay resident for the
      * model's life, so the run pool is not the place for them */
-    uint64_t total = 0;
-    for (int i = 0; i < em->n_consts; i++)
-        total += (avf_tensor_nbytes(&em->consts[i]) + 255) & ~(uint64_t)255;
+    uint64_t total = 0, most16 = 0;
+    for (int i = 0; i < em->n_consts; i++) {
+        const avf_tensor *h = &em->consts[i];
+        uint64_t nb = (uint64_t)avf_tensor_numel(h) * avf_dtype_size(weight_dtype(h, fp16));
+        total += (nb + 255) & ~(uint64_t)255;
+        if (weight_dtype(h, fp16) != h->dtype && nb > most16)
+            most16 = nb;
+    }
     avf_status st = AVF_OK;
     if (total > 0)
         st = avf_device_malloc(dev, (size_t)total, &w->block);
+    /* f32 -> f16 on the host, through one buffer (the copies are synchronous
+     * from pageable memory, so it can be refilled right after each) */
+    uint16_t *half = NULL;
+    if (st == AVF_OK && most16 && !(half = malloc((size_t)most16)))
+        st = oom();
     uint64_t off = 0;
     for (int i = 0; i < em->n_consts && st == AVF_OK; i++) {
         const avf_tensor *h = &em->consts[i];
-        size_t nb = avf_tensor_nbytes(h);
+        avf_dtype dt = weight_dtype(h, fp16);
+        int64_t numel = avf_tensor_numel(h);
+        size_t nb = (size_t)numel * avf_dtype_size(dt);
         void *p = nb ? (char *)w->block + off : NULL;
-        st = avf_tensor_init_borrowed(&w->t[i], p, h->dtype, h->ndim, h->shape, dev);
+        st = avf_tensor_init_borrowed(&w->t[i], p, dt, h->ndim, h->shape, dev);
+        const void *src = h->data;
+        if (st == AVF_OK && nb && dt != h->dtype) {
+            for (int64_t k = 0; k < numel; k++)
+                half[k] = avf_f32_to_f16(((const float *)h->data)[k]);
+            src = half;
+        }
         if (st == AVF_OK && nb)
-            st = avf_memcpy_async(dev, p, h->data, nb, AVF_COPY_H2D, NULL, "weights");
+            st = avf_memcpy_async(dev, p, src, nb, AVF_COPY_H2D, NULL, "weights");
+        if (st == AVF_OK && nb && dt != h->dtype)
+            st = avf_device_synchronize(dev);
         off += (nb + 255) & ~(uint64_t)255;
     }
+    free(half);
     if (st == AVF_OK)
         st = avf_device_synchronize(dev);
     if (st != AVF_OK) {
@@ -344,17 +373,20 @@ static avf_status upload_weights(avf_exec_model *em, avf_device *dev, avf_exec_w
     return AVF_OK;
 }
 
-static avf_status get_weights(avf_exec_model *em, avf_device *dev, const avf_tensor **out) {
+static avf_status get_weights(avf_exec_model *em, avf_device *dev, int fp16,
+                              const avf_tensor **out) {
     int slot = device_slot(dev);
     if (slot < 0)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "executor: device %s is beyond the weight cache",
                         avf_device_get_name(dev));
+    if (fp16)
+        slot += AVF_EXEC_MAX_DEVICES;
     avf_exec_weights *w = atomic_load_explicit(&em->weights[slot], memory_order_acquire);
     if (!w) {
         pthread_mutex_lock(&em->mu);
         avf_status st = AVF_OK;
         w = atomic_load_explicit(&em->weights[slot], memory_order_relaxed);
-        if (!w && (st = upload_weights(em, dev, &w)) == AVF_OK)
+        if (!w && (st = upload_weights(em, dev, fp16, &w)) == AVF_OK)
             atomic_store_explicit(&em->weights[slot], w, memory_order_release);
         pthread_mutex_unlock(&em->mu);
         AVF_TRY(st);
@@ -528,8 +560,6 @@ avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, i
     AVF_CHECK_ARG(em != NULL && opts != NULL);
     if (!opts->pool)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "run: options need a pool");
-    if (opts->fp16)
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "run: fp16 execution is not implemented yet");
     const avf_graph *g = em->g;
     if (n_outputs < 0 || (n_outputs > 0 && !outputs) ||
         (!output_names && n_outputs != g->n_outputs))
@@ -543,9 +573,13 @@ avf_status avf_exec_model_run(avf_exec_model *em, const avf_run_options *opts, i
     r.em = em;
     r.dev = opts->device ? opts->device : avf_pool_device(opts->pool);
     r.on_cpu = avf_device_get_kind(r.dev) == AVF_DEVICE_CPU;
+    r.fp16 = opts->fp16 != 0;
+    if (r.fp16 && r.on_cpu)
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED,
+                        "run: fp16 execution is for CUDA devices (the CPU runs f32)");
     const avf_exec_graph *main = NULL;
     AVF_TRY(ensure_compiled(em, &main));
-    AVF_TRY(get_weights(em, r.dev, &r.weights));
+    AVF_TRY(get_weights(em, r.dev, r.fp16, &r.weights));
     r.consts = em->consts;
     AVF_TRY(avf_op_ctx_init(&r.ctx, r.dev, opts->stream, opts->pool));
     r.ctx.allow_tf32 = opts->allow_tf32;

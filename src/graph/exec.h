@@ -129,6 +129,7 @@ typedef struct avf_exec_run {
     avf_device *dev;
     int on_cpu;
     int device_only;     /* avf_run_options.device_only */
+    int fp16;            /* float values live on the device as f16 (exec_fp16.c) */
     avf_op_ctx ctx;      /* the run device */
     avf_op_ctx host_ctx; /* the CPU (same as ctx on a CPU run) */
     const avf_tensor *weights; /* per constant, on dev */
@@ -158,6 +159,19 @@ void avf_exec_slot_release(avf_exec_run *r, avf_exec_slot *s);
 avf_status avf_exec_slot_own(avf_exec_run *r, avf_exec_slot *s);
 /* Wait for the run's stream. */
 avf_status avf_exec_sync(avf_exec_run *r);
+
+/* fp16 runs (src/graph/exec_fp16.c): every float value on the device is
+ * f16. Before a node runs, its f32 device inputs are converted in their
+ * slots (once: later readers find f16), except for ops that only compute in
+ * f32 (RNNs), whose f16 inputs are converted into temporaries; after it, f32
+ * device outputs are converted (Cast to float, ConstantOfShape, f32-only
+ * ops). The graph outputs the model declares f32 are converted back. */
+int avf_exec_fp16_keeps_f32(const avf_graph_node *n);
+/* Replace the slot's device tensor by its f16 conversion when it is f32. */
+avf_status avf_exec_fp16_slot(avf_exec_run *r, avf_exec_slot *s);
+/* *tmp = t converted to `to` (on the run's stream, from its pool). */
+avf_status avf_exec_fp16_convert(avf_exec_run *r, const avf_tensor *t, avf_dtype to,
+                                 avf_tensor *tmp);
 
 /* Control flow, in src/graph/exec/control.c. */
 extern const avf_exec_op avf_exec_op_if, avf_exec_op_loop, avf_exec_op_constant;

@@ -325,22 +325,37 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
     }
 
     call.ctx = &r->ctx;
-    for (int i = 0; i < n->n_inputs; i++) {
+    /* fp16 runs: f32 temporaries for the inputs of f32-only ops */
+    int keep32 = r->fp16 && avf_exec_fp16_keeps_f32(n);
+    avf_tensor tmp[AVF_EXEC_MAX_IO];
+    uint8_t has_tmp[AVF_EXEC_MAX_IO] = {0};
+    avf_status st = AVF_OK;
+    for (int i = 0; i < n->n_inputs && st == AVF_OK; i++) {
         call.in[i] = call.in_host[i] = NULL;
         if (!in_slots[i])
             continue;
-        avf_status st = avf_exec_slot_device(r, in_slots[i], &call.in[i]);
+        st = avf_exec_slot_device(r, in_slots[i], &call.in[i]);
+        if (st == AVF_OK && r->fp16 && !keep32) {
+            st = avf_exec_fp16_slot(r, in_slots[i]);
+            call.in[i] = &in_slots[i]->t;
+        } else if (st == AVF_OK && keep32 && call.in[i]->dtype == AVF_DTYPE_F16) {
+            st = avf_exec_fp16_convert(r, call.in[i], AVF_DTYPE_F32, &tmp[i]);
+            has_tmp[i] = st == AVF_OK;
+            call.in[i] = &tmp[i];
+        }
         if (st == AVF_OK && i < 64 && (op->host_inputs >> i) & 1)
             st = avf_exec_slot_host(r, in_slots[i], &call.in_host[i]);
-        if (st != AVF_OK)
-            return node_fail(n, st);
     }
-    if (op->data_dependent && !r->on_cpu)
+    if (st == AVF_OK && op->data_dependent && !r->on_cpu)
         r->n_syncs++; /* it waits for the device to learn its output size */
     int ran = 0;
-    avf_status st = call_op(en, &call, &pb, outs, &ran);
+    if (st == AVF_OK)
+        st = call_op(en, &call, &pb, outs, &ran);
     if (st == AVF_OK && !ran)
         st = alloc_and_run(en, &call, &pb, outs);
+    for (int i = 0; i < n->n_inputs; i++)
+        if (has_tmp[i])
+            avf_tensor_release(&tmp[i], r->ctx.stream);
     if (st != AVF_OK)
         return node_fail(n, st);
     for (int o = 0; o < n->n_outputs; o++) {
@@ -349,6 +364,8 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
         avf_exec_slot *s = &f->slots[n->outputs[o]];
         s->t = outs[o];
         s->has_t = s->own_t = 1;
+        if (r->fp16 && (st = avf_exec_fp16_slot(r, s)) != AVF_OK)
+            return node_fail(n, st);
     }
     return AVF_OK;
 }
@@ -480,6 +497,19 @@ avf_status avf_exec_graph_run(avf_exec_run *r, const avf_exec_graph *eg, avf_exe
             }
         }
         st = avf_exec_slot_own(r, &out[k]);
+        /* fp16 runs hand the model's f32 outputs back in f32 */
+        if (st == AVF_OK && r->fp16 && !parent && out[k].has_t &&
+            out[k].t.dtype == AVF_DTYPE_F16 && g->values[v].has_dtype &&
+            g->values[v].dtype == AVF_DTYPE_F32) {
+            avf_tensor t32;
+            st = avf_exec_fp16_convert(r, &out[k].t, AVF_DTYPE_F32, &t32);
+            if (st == AVF_OK) {
+                if (out[k].own_t)
+                    avf_tensor_release(&out[k].t, r->ctx.stream);
+                out[k].t = t32;
+                out[k].own_t = 1;
+            }
+        }
     }
     for (int v = 0; v < g->n_values; v++)
         if (g->values[v].kind != AVF_VALUE_OUTER)

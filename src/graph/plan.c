@@ -141,7 +141,8 @@ static void key_put(key_buf *k, const void *p, size_t n) {
 
 static avf_status make_key(const avf_exec_run *r, int n_in, const avf_exec_slot *ins,
                            key_buf *k) {
-    int32_t head[4] = {avf_device_get_index(r->dev), r->ctx.allow_tf32, r->device_only, n_in};
+    int32_t head[5] = {avf_device_get_index(r->dev), r->ctx.allow_tf32, r->device_only, r->fp16,
+                       n_in};
     key_put(k, head, sizeof head);
     for (int i = 0; i < n_in; i++) {
         const avf_exec_slot *s = &ins[i];
@@ -277,7 +278,9 @@ static avf_status bind(avf_exec_plan *p, const avf_exec_slot *ins, avf_exec_slot
     return AVF_OK;
 }
 
-/* A run of the interpreter on the plan's stream and arena. */
+/* A run of the interpreter on the plan's stream and arena. The run works on
+ * a copy of the plan's op context: plan_run_done takes back the library
+ * handles (and the cuBLAS workspace the captured graph uses) it acquired. */
 static void plan_run_init(avf_exec_plan *p, const avf_exec_run *r, avf_exec_run *pr) {
     *pr = *r;
     pr->ctx = p->ctx;
@@ -286,6 +289,8 @@ static void plan_run_init(avf_exec_plan *p, const avf_exec_run *r, avf_exec_run 
     pr->cap = NULL;
     pr->profile = NULL;
 }
+
+static void plan_run_done(avf_exec_plan *p, const avf_exec_run *pr) { p->ctx = pr->ctx; }
 
 /* Every graph output as a device tensor in the arena. */
 static avf_status outs_on_device(avf_exec_run *pr, avf_exec_plan *p) {
@@ -309,12 +314,18 @@ static avf_status warm_up(avf_exec_plan *p, const avf_exec_run *r, const avf_exe
         st = avf_exec_graph_run(&pr, main, NULL, p->n_in, slots, p->n_out, p->outs);
     if (st == AVF_OK)
         st = outs_on_device(&pr, p);
+    plan_run_done(p, &pr);
     free(slots);
     if (st != AVF_OK)
         return st;
+    /* the input buffers are part of the arena too */
     avf_pool_stats ps;
-    if (avf_pool_get_stats(p->pool, &ps) == AVF_OK)
+    if (avf_pool_get_stats(p->pool, &ps) == AVF_OK) {
         p->intermediate_bytes = ps.alloc_bytes_total;
+        for (int i = 0; i < p->n_in; i++)
+            if (p->ins[i].ndim >= 0)
+                p->intermediate_bytes += avf_tensor_nbytes(&p->ins[i]);
+    }
     p->warm_uploads = pr.upload_count;
     p->warm_upload_bytes = pr.upload_bytes;
     /* a run that waited for the device cannot be captured */
@@ -359,6 +370,7 @@ static avf_status capture(avf_exec_plan *p, const avf_exec_run *r, const avf_exe
         snprintf(why, sizeof why, "%s", avf_last_error());
     avf_graph_exec *g = NULL;
     avf_status ce = avf_stream_capture_end(p->stream, &g);
+    plan_run_done(p, &pr);
     free(slots);
     if (st == AVF_OK && ce != AVF_OK)
         snprintf(why, sizeof why, "%s", avf_last_error());

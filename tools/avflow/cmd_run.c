@@ -25,7 +25,8 @@ static void usage(FILE *out) {
             "  --output-dir DIR    where the outputs go, as DIR/<output name>.npy\n"
             "                      (default: the current directory; created if missing)\n"
             "  --no-write          print only, write no files\n"
-            "  --fp16              run in fp16 (not implemented yet)\n"
+            "  --fp16              keep float values in f16 on the GPU (outputs stay f32)\n"
+            "  --tf32              let f32 GEMMs and convolutions use TF32 tensor cores\n"
             "  -h, --help          show this help\n\n"
             "exit status: 0 ok, 1 the run failed, 2 bad usage or unreadable files\n");
 }
@@ -54,15 +55,16 @@ static double now_ms(void) {
 int avf_cmd_run(int argc, char **argv) {
     const char *model_path = NULL, *device = "cpu", *out_dir = ".";
     const char *in_arg[MAX_INPUTS];
-    int n_in = 0, write = 1;
+    int n_in = 0, write = 1, fp16 = 0, tf32 = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
             usage(stdout);
             return 0;
         } else if (strcmp(a, "--fp16") == 0) {
-            fprintf(stderr, "avflow run: --fp16 is not implemented yet (runs are fp32)\n");
-            return 2;
+            fp16 = 1;
+        } else if (strcmp(a, "--tf32") == 0) {
+            tf32 = 1;
         } else if (strcmp(a, "--no-write") == 0) {
             write = 0;
         } else if ((strcmp(a, "--input") == 0 || strcmp(a, "--device") == 0 ||
@@ -152,7 +154,7 @@ int avf_cmd_run(int argc, char **argv) {
     if (rc)
         goto done;
 
-    avf_run_options opts = {.device = dev, .pool = pool};
+    avf_run_options opts = {.device = dev, .pool = pool, .fp16 = fp16, .allow_tf32 = tf32};
     double t0 = now_ms();
     avf_status st = avf_model_run(m, &opts, n_in, names, inputs, n_out, NULL, outputs);
     if (st == AVF_OK)
