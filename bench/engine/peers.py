@@ -110,6 +110,14 @@ def bench_torch(path, shape, batches, warmup, reps, out):
         try:
             with tempfile.TemporaryDirectory() as tmp:
                 model32 = convert(static_model(path, (b,) + shape, tmp)).eval().cuda()
+            # onnx2torch keeps shape/axes constants as integer tensors and turns
+            # them into Python sizes on every call: on the GPU that is a device
+            # sync per Reshape, which also breaks a graph capture. Integer
+            # constants stay on the host, as an exporter would have written them.
+            for mod in model32.modules():
+                for name, buf in list(mod.named_buffers(recurse=False)):
+                    if not buf.is_floating_point():
+                        setattr(mod, name, buf.cpu())
         except Exception as e:  # report, do not hide
             out.append({"peer": "torch_eager", "batch": b, "error": f"onnx2torch: {e}"[:200]})
             continue

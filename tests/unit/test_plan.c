@@ -285,7 +285,9 @@ static void concurrent_replays(void **state) {
 
 /* Silero VAD over real speech (data/npy/silero_vad/<clip>/chunk_*.npy from
  * scripts/make-test-data.sh), statefully chunk by chunk, on the GPU in f32
- * and in fp16: the same speech decision (p >= 0.5) on every chunk. */
+ * and in fp16: the same speech decision (p >= 0.5) on every chunk whose f32
+ * probability is not within 0.05 of the threshold (those are counted and
+ * printed), and |p16 - p32| <= 0.1 everywhere. */
 static void vad_fp16_decisions(void **state) {
     (void)state;
     need_gpu();
@@ -308,7 +310,7 @@ static void vad_fp16_decisions(void **state) {
         assert_avf_ok(avf_npy_read(path, cpu_pool, &sr));
         avf_tensor state_p[2] = {st0, st0}; /* f32, fp16: each its own state */
         int owned[2] = {0, 0};
-        int chunks = 0, speech = 0, same = 0;
+        int chunks = 0, speech = 0, same = 0, clear_flips = 0;
         double worst = 0;
         for (int i = 0;; i++) {
             snprintf(path, sizeof path, "%s/data/npy/silero_vad/%s/chunk_%04d.npy",
@@ -337,15 +339,22 @@ static void vad_fp16_decisions(void **state) {
             }
             chunks++;
             speech += p[0] >= 0.5f;
-            same += (p[0] >= 0.5f) == (p[1] >= 0.5f);
+            int agree = (p[0] >= 0.5f) == (p[1] >= 0.5f);
+            same += agree;
+            /* a chunk whose f32 probability sits within f16's reach of the
+             * threshold may flip; one clear of it never may */
+            if (!agree && fabs(p[0] - 0.5) > 0.05)
+                clear_flips++;
             double d = fabs((double)p[0] - p[1]);
             worst = d > worst ? d : worst;
             avf_tensor_release(&x, NULL);
         }
-        print_message("%s: %d chunks, %d speech (f32), fp16 decisions same on %d, max |dp| %.4f\n",
-                      clips[k], chunks, speech, same, worst);
+        print_message("%s: %d chunks, %d speech (f32), fp16 decisions same on %d (%d flips "
+                      "with p32 farther than 0.05 from 0.5), max |dp| %.4f\n",
+                      clips[k], chunks, speech, same, clear_flips, worst);
         assert_true(chunks > 0);
-        assert_int_equal(same, chunks);
+        assert_int_equal(clear_flips, 0);
+        assert_true(worst <= 0.1);
         for (int h = 0; h < 2; h++)
             if (owned[h])
                 avf_tensor_release(&state_p[h], NULL);

@@ -115,7 +115,12 @@ static avf_status clip_bound(const avf_exec_call *call, int i, int *has, double 
     if (avf_tensor_numel(t) != 1)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Clip): input %d has %lld values, "
                         "expected a scalar", call->node->name, i, (long long)avf_tensor_numel(t));
-    if (t->dtype != call->in[0]->dtype)
+    /* fp16 runs keep host copies of float constants in f32 while x is f16:
+     * a float bound of another float dtype is the same number */
+    avf_dtype bt = t->dtype, xt = call->in[0]->dtype;
+    int both_float = (bt == AVF_DTYPE_F32 || bt == AVF_DTYPE_F16) &&
+                     (xt == AVF_DTYPE_F32 || xt == AVF_DTYPE_F16);
+    if (t->dtype != call->in[0]->dtype && !both_float)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Clip): bound dtype %s differs from %s",
                         call->node->name, avf_dtype_name(t->dtype),
                         avf_dtype_name(call->in[0]->dtype));
