@@ -1,7 +1,8 @@
 /* Internal: the ONNX ops avflow supports, and the load-time check against it.
  *
  * Each entry names an op of the default domain, the first opset avflow
- * accepts it in (its introduction; the loader itself accepts opsets 7-21),
+ * accepts it in (its introduction, or the first version whose semantics
+ * avflow implements when older ones differ; the loader accepts 1-21),
  * how many inputs/outputs it takes (the union over opset versions, so one
  * entry serves Split-2 and Split-18 alike), the attributes avflow
  * understands with their types, and an optional check of attribute values

@@ -112,6 +112,7 @@ typedef struct avf_pool_params {
     avf_auto_pad auto_pad;
     int ceil_mode;
     int count_include_pad;                 /* AVG only */
+    int storage_order;                     /* MaxPool Indices: 0 row-, 1 column-major */
 } avf_pool_params;
 
 /* Geometry as for Conv (c_in == c_out == C, group unused). */
@@ -122,6 +123,21 @@ avf_status avf_pool_shape(const avf_pool_params *p, int xnd, const int64_t *x, i
 /* MaxPool: f32, f16, bf16, i8, u8. AveragePool: f32, f16, bf16. */
 avf_status avf_op_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
                        avf_tensor *y);
+/* MaxPool with its Indices output (ind: i64, Y's shape): the flat index
+ * into X of each maximum, batch and channel included, spatial dims in row-
+ * major order (storage_order 0) or column-major (1), as ONNX defines it;
+ * the first maximum in window order wins ties (a NaN wins). */
+avf_status avf_op_pool_indices(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
+                               avf_tensor *y, avf_tensor *ind);
+
+/* The spatial part of an Indices value for tap (i0, i1, i2) of the 3-dim
+ * padded geometry `in` (leading unused dims are 1, so column-major over the
+ * padded dims is column-major over the real ones). Shared by the CPU and
+ * CUDA kernels. */
+AVF_HD int64_t avf_pool_flat_index(int storage_order, const int64_t *in, int64_t i0, int64_t i1,
+                                   int64_t i2) {
+    return storage_order ? i0 + (i1 + i2 * in[1]) * in[0] : (i0 * in[1] + i1) * in[2] + i2;
+}
 
 /* ---------------------------------------------------------------- resize */
 

@@ -4,8 +4,9 @@
  *
  * prepare keeps the attributes as given (spatial rank is unknown until the
  * input shapes are); infer resolves them against X's rank into the op's
- * params and computes the output shape. Limits: MaxPool's optional Indices
- * output is rejected (AVF_ERR_UNSUPPORTED); Resize rejects cubic mode,
+ * params and computes the output shape. MaxPool's optional Indices output
+ * (i64, storage_order 0 or 1) is computed with the values. Limits: Resize
+ * rejects cubic mode,
  * tf_crop_and_resize and antialias (roi is otherwise ignored, as ONNX says).
  */
 #include <stddef.h>
@@ -172,7 +173,7 @@ static const avf_exec_op exec_convt = {"ConvTranspose", 0, 0, convt_prepare, con
 typedef struct pool_exec {
     spatial_attrs a;
     avf_pool_kind kind;
-    int global, ceil_mode, count_include_pad;
+    int global, ceil_mode, count_include_pad, storage_order;
     avf_pool_params p; /* resolved by infer */
 } pool_exec;
 
@@ -182,9 +183,9 @@ static avf_status pool_prepare_any(const avf_graph_node *node, void *params, avf
     memset(e, 0, sizeof *e);
     e->kind = kind;
     e->global = global;
-    if (node->n_outputs > 1 && node->outputs[1] >= 0)
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (MaxPool): the Indices output is not "
-                        "supported", node->name);
+    if (node->n_outputs > 1 && node->outputs[1] >= 0 && (kind != AVF_POOL_MAX || global))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): only MaxPool has an Indices "
+                        "output", node->name, node->op_type);
     if (global)
         return AVF_OK;
     AVF_TRY(read_spatial(node, &e->a));
@@ -196,6 +197,11 @@ static avf_status pool_prepare_any(const avf_graph_node *node, void *params, avf
     e->ceil_mode = v != 0;
     AVF_TRY(avf_exec_attr_int(node, "count_include_pad", 0, &v));
     e->count_include_pad = v != 0;
+    AVF_TRY(avf_exec_attr_int(node, "storage_order", 0, &v));
+    if (v != 0 && v != 1)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): storage_order %lld (0 or 1)",
+                        node->name, node->op_type, (long long)v);
+    e->storage_order = (int)v;
     return AVF_OK;
 }
 
@@ -232,6 +238,7 @@ static avf_status pool_infer(void *params, avf_exec_call *call) {
     p->global = e->global;
     p->ceil_mode = e->ceil_mode;
     p->count_include_pad = e->count_include_pad;
+    p->storage_order = e->storage_order;
     p->auto_pad = e->a.auto_pad;
     if (!e->global) {
         AVF_TRY(spatial_list(call, "kernel_shape", e->a.n_kernel, e->a.kernel, nsp, 1, p->kernel));
@@ -244,14 +251,28 @@ static avf_status pool_infer(void *params, avf_exec_call *call) {
     AVF_TRY(avf_pool_shape(p, x->ndim, x->shape, &n, dims));
     if (avf_exec_out(call, 0))
         avf_exec_set_out(call->out[0], x->dtype, n, dims);
+    if (avf_exec_out(call, 1))
+        avf_exec_set_out(call->out[1], AVF_DTYPE_I64, n, dims);
     return AVF_OK;
 }
 
 static avf_status pool_run(const void *params, avf_exec_call *call) {
     const pool_exec *e = (const pool_exec *)params;
-    if (!avf_exec_out(call, 0))
+    avf_tensor *y = avf_exec_out(call, 0), *ind = avf_exec_out(call, 1);
+    if (!y && !ind)
         return AVF_OK;
-    return avf_op_pool(call->ctx, &e->p, avf_exec_in(call, 0), call->out[0]);
+    if (!ind)
+        return avf_op_pool(call->ctx, &e->p, avf_exec_in(call, 0), y);
+    if (y)
+        return avf_op_pool_indices(call->ctx, &e->p, avf_exec_in(call, 0), y, ind);
+    /* only Indices wanted: the values still need a home */
+    avf_tensor tmp;
+    memset(&tmp, 0, sizeof tmp);
+    AVF_TRY(avf_tensor_alloc(&tmp, call->ctx->pool, avf_exec_in(call, 0)->dtype, ind->ndim,
+                             ind->shape, call->ctx->stream));
+    avf_status st = avf_op_pool_indices(call->ctx, &e->p, avf_exec_in(call, 0), &tmp, ind);
+    avf_tensor_release(&tmp, call->ctx->stream);
+    return st;
 }
 
 static const avf_exec_op exec_maxpool = {"MaxPool", 0, 0, maxpool_prepare, pool_infer, pool_run};
