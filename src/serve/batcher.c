@@ -2,6 +2,7 @@
 #include "serve/batcher.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -146,7 +147,19 @@ static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
         int64_t shape[AVF_MAX_DIMS];
         memcpy(shape, t0i->shape, sizeof shape);
         if (!batching || (n == 1 && bucket == rows)) {
-            st = avf_tensor_init_borrowed(&in[i], t0i->data, t0i->dtype, t0i->ndim, shape, cpu);
+            /* In place on the CPU when aligned (binary tensors sit at any
+             * offset of the body, and kernels read whole elements); through
+             * pinned staging on a GPU, so the upload is asynchronous. */
+            const void *src = t0i->data;
+            if (dev != cpu || (uintptr_t)src % 64 != 0) {
+                st = staging_reserve(dev, &w->in[i], t0i->nbytes + 1);
+                if (st != AVF_OK)
+                    break;
+                if (t0i->nbytes)
+                    memcpy(w->in[i].p, src, t0i->nbytes);
+                src = w->in[i].p;
+            }
+            st = avf_tensor_init_borrowed(&in[i], (void *)src, t0i->dtype, t0i->ndim, shape, cpu);
             continue;
         }
         size_t row_bytes = t0i->nbytes / (size_t)reqs[0]->batch;
