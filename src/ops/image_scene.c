@@ -18,7 +18,7 @@ static avf_status build_items(avf_op_ctx *ctx, const char *op, const avf_preproc
                               int n, int64_t tw, int64_t th, avf_px_item **out) {
     *out = NULL;
     if (n < 1 || n > AVF_IMAGE_MAX_BATCH || !items)
-        return AVF_FAIL(AVF_ERR_INVALID_ARG, "%s: %d items (1..%d)", op, n, AVF_IMAGE_MAX_BATCH);
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "%s: %d items (0..%d)", op, n, AVF_IMAGE_MAX_BATCH);
     avf_px_item *d = calloc((size_t)n, sizeof *d);
     if (!d)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "%s: no memory for %d items", op, n);
@@ -54,6 +54,8 @@ avf_status avf_op_luma_hist(avf_op_ctx *ctx, const avf_preprocess_item *items, i
     AVF_TRY(avf_op_check_dtype(hist, "hist", f32_only, 1));
     int64_t hd[2] = {n, bins};
     AVF_TRY(avf_op_check_shape(hist, "hist", 2, hd));
+    if (n == 0)
+        return AVF_OK;
     avf_px_item *d;
     AVF_TRY(build_items(ctx, "luma_hist", items, n, 1, 1, &d));
     avf_status s = AVF_IMAGE_DISPATCH(ctx, luma_hist, d, n, bins, (float *)hist->data);
@@ -70,6 +72,8 @@ avf_status avf_op_luma_thumb(avf_op_ctx *ctx, const avf_preprocess_item *items, 
         thumb->shape[1] > 256 || thumb->shape[2] < 1 || thumb->shape[2] > 256)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "luma_thumb: thumb must be [%d, 1..256, 1..256]", n);
     int64_t th = thumb->shape[1], tw = thumb->shape[2];
+    if (n == 0)
+        return AVF_OK;
     avf_px_item *d;
     AVF_TRY(build_items(ctx, "luma_thumb", items, n, tw, th, &d));
     avf_status s = AVF_IMAGE_DISPATCH(ctx, luma_thumb, d, n, th, tw, (float *)thumb->data);

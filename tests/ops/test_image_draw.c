@@ -146,8 +146,10 @@ static void mask_case(int on_gpu) {
                         assert_true(fabs(res[0][i] - want) <= 0.51);
                     }
                 }
-            if (on_gpu)
-                assert_memory_equal(res[1], res[0], (size_t)W * H * 3);
+            if (on_gpu) { /* FMA may move a blend across a rounding boundary: <= 1 */
+                for (int i = 0; i < W * H * 3; i++)
+                    assert_true(abs((int)res[1][i] - (int)res[0][i]) <= 1);
+            }
             free(res[0]);
             free(res[1]);
         }
