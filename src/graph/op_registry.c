@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "graph/onnx.h"
+#include "graph/passes/passes.h"
 
 #define F AVF_ATTR_FLOAT
 #define I AVF_ATTR_INT
@@ -329,7 +330,34 @@ static int is_default_domain(const char *d) {
     return !d || !d[0] || strcmp(d, "ai.onnx") == 0;
 }
 
+/* The internal domain (graph/passes/passes.h): fused nodes the passes
+ * create. Each takes the epilogue attributes; FusedConv also Conv's,
+ * FusedConvTranspose ConvTranspose's. */
+static const avf_op_attr_def a_epilogue[] = {{"activation", S}, {"alpha", F}, {"beta", F},
+                                             {"post_mul", F}, {"post_add", F}, END};
+static const avf_op_attr_def a_fused_conv[] = {
+    {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
+    {"strides", IS}, {"activation", S}, {"alpha", F}, {"beta", F}, {"post_mul", F},
+    {"post_add", F}, END};
+static const avf_op_attr_def a_fused_convt[] = {
+    {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
+    {"strides", IS}, {"output_padding", IS}, {"output_shape", IS}, {"activation", S},
+    {"alpha", F}, {"beta", F}, {"post_mul", F}, {"post_add", F}, END};
+static const avf_op_def avf_internal_ops[] = {
+    {"FusedConv", 1, 2, 3, 1, 1, a_fused_conv, check_pool},
+    {"FusedConvTranspose", 1, 2, 3, 1, 1, a_fused_convt, check_pool},
+    {"FusedMatMul", 1, 2, 3, 1, 1, a_epilogue, NULL},
+    {"Act", 1, 1, 1, 1, 1, a_epilogue, NULL},
+    {"LayerNormalization", 1, 2, 3, 1, 3, a_layernorm, NULL},
+};
+
 const avf_op_def *avf_op_find(const char *domain, const char *op_type) {
+    if (op_type && domain && strcmp(domain, AVF_DOMAIN_INTERNAL) == 0) {
+        for (size_t i = 0; i < sizeof avf_internal_ops / sizeof avf_internal_ops[0]; i++)
+            if (strcmp(avf_internal_ops[i].op_type, op_type) == 0)
+                return &avf_internal_ops[i];
+        return NULL;
+    }
     if (!op_type || !is_default_domain(domain))
         return NULL;
     for (int i = 0; i < avf_op_count(); i++)
