@@ -180,7 +180,10 @@ static int infer(avf_srv_conn *c, const char *name, const char *version, avf_srv
         st = avf_srv_request_check(r, c->inst->model, &c->inst->cfg);
     if (st != AVF_OK) {
         avf_srv_metrics_failure(c->inst->metrics);
-        reply_status(out, st);
+        if (st == AVF_ERR_FULL) /* the JSON part over its own bound */
+            avf_srv_reply_error(out, 413, avf_srv_strip_location(avf_last_error()));
+        else
+            reply_status(out, st);
         return 0;
     }
     r->on_done = on_done;

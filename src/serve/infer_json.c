@@ -3,6 +3,7 @@
  * the server allocate more than its own size times a small factor. */
 #include "serve/infer_json.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,6 +88,9 @@ static avf_status put_scalar(fill_ctx *f, json_t *e) {
             return AVF_FAIL(AVF_ERR_INVALID_ARG, "input '%s': element %lld is not a number",
                             f->name, (long long)f->at);
         double v = json_number_value(e);
+        if (f->dt == AVF_DTYPE_F32 && fabs(v) > FLT_MAX) /* the cast would be undefined */
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "input '%s': element %lld (%g) is out of range "
+                            "for FP32", f->name, (long long)f->at, v);
         if (f->dt == AVF_DTYPE_F32) {
             float x = (float)v;
             memcpy(p, &x, sizeof x);
@@ -313,6 +317,9 @@ avf_status avf_srv_parse_infer(const char *body, size_t len, size_t json_len,
     if (json_len > len)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "Inference-Header-Content-Length %zu exceeds the "
                         "body's %zu bytes", json_len, len);
+    if (json_len > AVF_SRV_MAX_JSON_BYTES)
+        return AVF_FAIL(AVF_ERR_FULL, "the JSON part of the request is %zu bytes, more than %d: "
+                        "send large tensors as binary data", json_len, AVF_SRV_MAX_JSON_BYTES);
     json_error_t err;
     json_t *root = json_loadb(body, json_len, 0, &err);
     if (!root)

@@ -27,6 +27,11 @@
 #include "avflow/tensor.h"
 #include "serve/request.h"
 
+/* The JSON part of a request is bounded on its own: parsed JSON takes tens of
+ * bytes per number, so a body of tiny numbers would otherwise cost ~20x its
+ * size. Larger tensors go as binary data (bounded by --max-body-bytes). */
+#define AVF_SRV_MAX_JSON_BYTES (16 << 20)
+
 /* "FP32", "INT64", ... for a dtype; NULL for none. */
 const char *avf_srv_datatype_name(avf_dtype dt);
 /* The dtype for a KServe datatype name; -1 when avflow has no such dtype
@@ -38,7 +43,8 @@ int avf_srv_datatype_parse(const char *name);
  * so the caller keeps body alive as long as req (usually req->body = body).
  * AVF_ERR_CORRUPT for malformed JSON or structure, AVF_ERR_INVALID_ARG for
  * wrong datatypes, shapes that do not match the data, sizes out of bounds,
- * AVF_ERR_UNSUPPORTED for BYTES tensors. On failure req may hold some
+ * AVF_ERR_UNSUPPORTED for BYTES tensors, AVF_ERR_FULL (-> 413) for a JSON
+ * part over AVF_SRV_MAX_JSON_BYTES. On failure req may hold some
  * owned inputs; avf_srv_request_unref frees them. */
 avf_status avf_srv_parse_infer(const char *body, size_t len, size_t json_len,
                                avf_srv_request *req);

@@ -102,6 +102,8 @@ static void test_parse_bad(void **state) {
                 AVF_ERR_INVALID_ARG, "integer");
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[\"1\"]}]}",
                 AVF_ERR_INVALID_ARG, "number");
+    expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP32\",\"shape\":[1],\"data\":[1e300]}]}",
+                AVF_ERR_INVALID_ARG, "out of range for FP32");
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"BOOL\",\"shape\":[1],\"data\":[1]}]}",
                 AVF_ERR_INVALID_ARG, "true/false");
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"FP16\",\"shape\":[1],\"data\":[1]}]}",
@@ -135,8 +137,10 @@ static void test_binary(void **state) {
     assert_int_equal(avf_srv_parse_infer(body, jl + 11, jl, r), AVF_OK);
     assert_ptr_equal(r->inputs[0].data, body + jl); /* in place, no copy */
     assert_int_equal(r->inputs[0].owned, 0);
-    assert_true(((const float *)r->inputs[0].data)[1] == -2.0f);
-    assert_int_equal(*(const int16_t *)r->inputs[1].data, 7);
+    float got[2]; /* binary data sits at any offset of the body: read it unaligned */
+    memcpy(got, r->inputs[0].data, sizeof got);
+    assert_true(got[0] == 1.5f && got[1] == -2.0f);
+    assert_int_equal(*(const int16_t *)r->inputs[1].data, 7); /* JSON data: malloc'd */
     assert_memory_equal(r->inputs[2].data, "\x01\x02\x03", 3);
     avf_srv_request_unref(r);
 
@@ -161,6 +165,19 @@ static void test_binary(void **state) {
                      AVF_ERR_INVALID_ARG);
     assert_non_null(strstr(avf_last_error(), "binary_data_size 8"));
     avf_srv_request_unref(r);
+}
+
+static void test_json_part_bounded(void **state) {
+    /* a JSON part over 16 MiB is refused before jansson parses it */
+    size_t n = (size_t)AVF_SRV_MAX_JSON_BYTES + 16;
+    char *big = malloc(n);
+    memset(big, ' ', n);
+    memcpy(big, "{\"inputs\":[", 11);
+    avf_srv_request *r = avf_srv_request_new();
+    assert_int_equal(avf_srv_parse_infer(big, n, n, r), AVF_ERR_FULL);
+    assert_non_null(strstr(avf_last_error(), "binary"));
+    avf_srv_request_unref(r);
+    free(big);
 }
 
 static void set_output(avf_srv_tensor *t, const char *name, avf_dtype dt, int64_t n,
@@ -224,6 +241,7 @@ int main(void) {
         cmocka_unit_test(test_parse_nested_and_flat),
         cmocka_unit_test(test_parse_bad),
         cmocka_unit_test(test_binary),
+        cmocka_unit_test(test_json_part_bounded),
         cmocka_unit_test(test_encode),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
