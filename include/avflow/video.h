@@ -184,6 +184,37 @@ void avf_video_decoder_counts(const avf_video_decoder *d, int64_t *delivered, in
 /* Frees held frames and the session. NULL ignored. */
 void avf_video_decoder_free(avf_video_decoder *d);
 
+/* ---------------------------------------------------------------- encode */
+
+/* H.264 encoding on the host through libavcodec's libx264 (libavflow_media):
+ * NV12 host frames in (the decoders' layout), an Annex-B elementary stream
+ * out (start codes, parameter sets in band), which avf_demux reads back.
+ * NVENC is not used: the GPUs avflow targets (H100/H200) have none, see
+ * avf_nvenc_available. */
+typedef struct avf_video_encode_options {
+    int width, height;    /* even, 16..AVF_VIDEO_MAX_DIM */
+    int fps_num, fps_den; /* frame rate; pts count frames (time base den/num) */
+    int crf;              /* x264 constant rate factor 1..51; 0: 23 */
+    int gop;              /* key frame at least every gop frames; 0: 2 s */
+    int bframes;          /* 0..16 B-frames; -1: none, 0: x264's default */
+    const char *preset;   /* x264 preset ("ultrafast".."placebo"); NULL: "veryfast" */
+} avf_video_encode_options;
+
+typedef struct avf_video_encoder avf_video_encoder;
+
+avf_status avf_video_encoder_create(const avf_video_encode_options *opts, avf_video_encoder **out);
+/* Encode one frame: NV12, host (CPU) tensors, the encoder's size; pts in
+ * frames (AVF_VIDEO_NO_PTS: one more than the last). The frame may be
+ * released once this returns. */
+avf_status avf_video_encoder_push(avf_video_encoder *e, const avf_video_frame *f);
+/* Flush the frames the encoder holds back (lookahead, B-frames); push fails
+ * afterwards with AVF_ERR_CLOSED. */
+avf_status avf_video_encoder_finish(avf_video_encoder *e);
+/* Move the bytes produced since the last take into a malloc'ed buffer
+ * (*bytes NULL and *size 0 when there are none); the caller frees it. */
+avf_status avf_video_encoder_take(avf_video_encoder *e, uint8_t **bytes, size_t *size);
+void avf_video_encoder_free(avf_video_encoder *e);
+
 /* Whether an NVENC encoder can be opened on `dev` (the loader and a
  * session through libnvidia-encode.so.1): AVF_OK or AVF_ERR_UNSUPPORTED
  * with the reason. H100/H200 have no NVENC engine. */
