@@ -27,7 +27,7 @@ typedef struct nvdec {
     avf_video_decoder *owner;
     /* the sequence the decoder was created for */
     unsigned coded_w, coded_h, target_w, target_h;
-    int disp_w, disp_h, left, top, bit_depth;
+    int disp_w, disp_h, bit_depth;
     int ended;
     avf_status err; /* first failure inside a callback (message already set) */
 } nvdec;
@@ -51,6 +51,8 @@ static int cb_fail(nvdec *n, avf_status s) {
 
 static avf_status check_caps(nvdec *n, cudaVideoCodec codec, cudaVideoChromaFormat chroma,
                              int depth_minus8, unsigned w, unsigned h) {
+    if (!n->l->cv->cuvidGetDecoderCaps)
+        return AVF_OK; /* an old driver without the query: cuvidCreateDecoder will tell */
     CUVIDDECODECAPS caps;
     memset(&caps, 0, sizeof caps);
     caps.eCodecType = codec;
@@ -130,7 +132,9 @@ static int CUDAAPI on_sequence(void *u, CUVIDEOFORMAT *f) {
                               f->coded_width, f->coded_height);
     if (s != AVF_OK)
         return cb_fail(n, s);
-    unsigned surfaces = (unsigned)f->min_num_decode_surfaces + (unsigned)o->extra_surfaces;
+    /* headroom over the minimum lets decode run ahead of display */
+    unsigned extra = o->extra_surfaces ? (unsigned)o->extra_surfaces : 4u;
+    unsigned surfaces = (unsigned)f->min_num_decode_surfaces + extra;
     if (surfaces < 1)
         surfaces = 1;
     if (n->dec) {
@@ -144,8 +148,6 @@ static int CUDAAPI on_sequence(void *u, CUVIDEOFORMAT *f) {
     }
     n->disp_w = w;
     n->disp_h = h;
-    n->left = f->display_area.left;
-    n->top = f->display_area.top;
     s = create_decoder(n, f, surfaces);
     if (s != AVF_OK)
         return cb_fail(n, s);
