@@ -638,6 +638,55 @@ static void subgraph_reads(void **state) {
     avf_model_free(raw);
 }
 
+/* If with a constant condition: the taken branch's nodes replace it (its
+ * Constant folded too); a branch that returns an outer value leaves an
+ * Identity producing the If's output. */
+static void constant_if(void **state) {
+    (void)state;
+    static const int64_t d3[] = {3};
+    static const float cv[] = {1, -2, 3}, yes[] = {1}, no[] = {0};
+    Onnx__GraphProto *g = graph_new("cif");
+    PUSH(g->input, g->n_input, vi("x", T_F32, 1, d3));
+    const_node(g, "yes_f", yes, 1);
+    const_node(g, "no_f", no, 1);
+    Onnx__GraphProto *t1 = graph_new("then1"), *e1 = graph_new("else1");
+    const_node(t1, "c", cv, 3);
+    node(t1, "Add", "x", "c", "t");
+    PUSH(t1->output, t1->n_output, out_vi("t"));
+    node(e1, "Relu", "x", NULL, "e");
+    PUSH(e1->output, e1->n_output, out_vi("e"));
+    Onnx__GraphProto *t2 = graph_new("then2"), *e2 = graph_new("else2");
+    node(t2, "Neg", "x", NULL, "t");
+    PUSH(t2->output, t2->n_output, out_vi("t"));
+    PUSH(e2->output, e2->n_output, out_vi("x"));
+    /* the condition: a float constant cast to bool (folded first) */
+    const char *casts[2][2] = {{"yes_f", "yes"}, {"no_f", "no"}};
+    for (int k = 0; k < 2; k++) {
+        Onnx__AttributeProto *to = attr(node(g, "Cast", casts[k][0], NULL, casts[k][1]), "to",
+                                        ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+        to->has_i = 1;
+        to->i = T_BOOL;
+    }
+    Onnx__NodeProto *n = node(g, "If", "yes", NULL, "y1");
+    attr(n, "then_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)->g = t1;
+    attr(n, "else_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)->g = e1;
+    n = node(g, "If", "no", NULL, "y2");
+    attr(n, "then_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)->g = t2;
+    attr(n, "else_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)->g = e2;
+    node(g, "Relu", "y1", NULL, "y3"); /* a reader of an inlined output */
+    PUSH(g->output, g->n_output, out_vi("y1"));
+    PUSH(g->output, g->n_output, out_vi("y2"));
+    PUSH(g->output, g->n_output, out_vi("y3"));
+    avf_model *raw, *m = both(pack(g, 13), &raw);
+    assert_count(raw, "", NULL, 11);
+    assert_count(m, "", "If", 0);
+    assert_count(m, "", "Neg", 0);
+    assert_count(m, "", NULL, 3); /* Add, Identity, Relu */
+    assert_count(m, "", "Identity", 1);
+    avf_model_free(m);
+    avf_model_free(raw);
+}
+
 /* ------------------------------------------------------------ real models */
 
 static void real_models(void **state) {
@@ -673,7 +722,8 @@ int main(void) {
         cmocka_unit_test(fold_constants), cmocka_unit_test(identities),
         cmocka_unit_test(bn_fold),        cmocka_unit_test(conv_act),
         cmocka_unit_test(matmul_bias),    cmocka_unit_test(layernorm),
-        cmocka_unit_test(subgraph_reads), cmocka_unit_test(real_models),
+        cmocka_unit_test(subgraph_reads), cmocka_unit_test(constant_if),
+        cmocka_unit_test(real_models),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -2,6 +2,7 @@
  * subgraphs, through every pass in order; a pass's dead nodes are dropped
  * and the graph re-sorted before the next one runs. */
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "avflow/log.h"
@@ -19,6 +20,10 @@ typedef struct pass_def {
  * folds before activations (a BN sits between Conv and its activation),
  * activations before the epilogue absorbs them. */
 static const pass_def passes[] = {
+    {"constants", avf_pass_constants, offsetof(avf_pass_stats, constants)},
+    {"fold", avf_pass_fold, offsetof(avf_pass_stats, folded)},
+    /* an inlined branch brings Constant nodes and foldable nodes along */
+    {"inline_if", avf_pass_inline_if, offsetof(avf_pass_stats, ifs_inlined)},
     {"constants", avf_pass_constants, offsetof(avf_pass_stats, constants)},
     {"fold", avf_pass_fold, offsetof(avf_pass_stats, folded)},
     {"identities", avf_pass_identities, offsetof(avf_pass_stats, identities)},
@@ -39,6 +44,23 @@ static int64_t count_nodes(const avf_graph *g) {
     return n;
 }
 
+/* At trace level, the rewritten graph node by node (what runs). */
+static void trace_graph(const avf_graph *g) {
+    if ((int)avf_log_get_level() < (int)AVF_LOG_TRACE)
+        return;
+    for (int i = 0; i < g->n_nodes; i++) {
+        const avf_graph_node *n = &g->nodes[i];
+        char buf[512];
+        int k = snprintf(buf, sizeof buf, "%s%s%s(", n->domain, n->domain[0] ? ":" : "",
+                         n->op_type);
+        for (int j = 0; j < n->n_inputs && k < (int)sizeof buf - 64; j++)
+            k += snprintf(buf + k, sizeof buf - (size_t)k, "%s%s", j ? ", " : "",
+                          n->inputs[j] >= 0 ? g->values[n->inputs[j]].name : "");
+        AVF_TRACE("passes: graph '%s' node %d: %s) -> %s", g->name, i, buf,
+                  n->n_outputs && n->outputs[0] >= 0 ? g->values[n->outputs[0]].name : "");
+    }
+}
+
 static avf_status optimize_graph(avf_graph *g, avf_pass_stats *st) {
     avf_pass p;
     AVF_TRY(avf_pass_init(&p, g));
@@ -55,6 +77,7 @@ static avf_status optimize_graph(avf_graph *g, avf_pass_stats *st) {
     }
     avf_pass_release(&p);
     AVF_TRY(s);
+    trace_graph(g);
     for (int i = 0; i < g->n_nodes; i++)
         for (int a = 0; a < g->nodes[i].n_attrs; a++)
             if (g->nodes[i].attrs[a].g)
@@ -70,11 +93,12 @@ avf_status avf_graph_optimize(avf_graph *g, avf_pass_stats *stats) {
     avf_status s = optimize_graph(g, &st);
     st.nodes_after = count_nodes(g);
     if (s == AVF_OK)
-        AVF_INFO("passes: graph '%s': %lld -> %lld nodes (constants %d, folded %d, identities %d, "
+        AVF_INFO("passes: graph '%s': %lld -> %lld nodes (constants %d, folded %d, ifs inlined %d, "
+                 "identities %d, "
                  "layernorms %d, conv affine %d, activations %d, conv+act %d, matmul+bias %d, "
                  "epilogue %d)",
                  g->name, (long long)st.nodes_before, (long long)st.nodes_after, st.constants,
-                 st.folded, st.identities, st.layernorms, st.conv_affine, st.acts, st.conv_act,
+                 st.folded, st.ifs_inlined, st.identities, st.layernorms, st.conv_affine, st.acts, st.conv_act,
                  st.matmul_bias, st.epilogue);
     if (stats)
         *stats = st;

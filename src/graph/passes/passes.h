@@ -6,9 +6,10 @@
  *
  *   fold_const.c  Constant nodes -> initializers; nodes whose inputs are all
  *                 constants evaluated once on the CPU through their exec ops
- *                 (outputs <= AVF_PASS_FOLD_MAX_BYTES); If with a constant
- *                 condition replaced by the taken branch; x*1, x+0, x/1, x-0
- *                 and Identity removed.
+ *                 (outputs <= AVF_PASS_FOLD_MAX_BYTES); x*1, x+0, x/1, x-0,
+ *                 Dropout and Identity removed.
+ *   inline_if.c   If with a constant condition replaced by the taken
+ *                 branch's nodes.
  *   fold_conv.c   BatchNormalization and per-channel Mul/Add/Sub/Div by
  *                 constants folded into the preceding Conv's weights/bias.
  *   fuse_act.c    written-out activations (x*clip(x+3,0,6)/6,
@@ -130,6 +131,7 @@ avf_status avf_pass_check(avf_pass *p, avf_graph_node *n, const char *pass);
 /* The passes (each returns its rewrite count in *count). */
 avf_status avf_pass_constants(avf_pass *p, int *count);
 avf_status avf_pass_fold(avf_pass *p, int *count);
+avf_status avf_pass_inline_if(avf_pass *p, int *count);
 avf_status avf_pass_identities(avf_pass *p, int *count);
 avf_status avf_pass_conv_affine(avf_pass *p, int *count);
 avf_status avf_pass_acts(avf_pass *p, int *count);
