@@ -73,10 +73,11 @@ static int check_bn(const avf_graph_node *n, int64_t opset, char *msg, size_t ca
 }
 
 static int check_resize(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
-    static const char *const modes[] = {"nearest", "linear", NULL};
+    static const char *const modes[] = {"nearest", "linear", "cubic", NULL};
     static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
                                          "pytorch_half_pixel", "align_corners",
-                                         "asymmetric",         "tf_half_pixel_for_nn", NULL};
+                                         "asymmetric",         "tf_half_pixel_for_nn",
+                                         "tf_crop_and_resize", NULL};
     static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
                                           "ceil", NULL};
     static const char *const policies[] = {"stretch", "not_larger", "not_smaller", NULL};

@@ -11,8 +11,8 @@
  *                  kernel is the whole spatial extent): kernel, strides,
  *                  pads, dilations, auto_pad, ceil_mode, count_include_pad.
  *                  Own kernels on both devices (one CUDA thread per output).
- *   Resize         nearest / linear over any axes (N-D), every coordinate
- *                  transformation mode except tf_crop_and_resize, every
+ *   Resize         nearest / linear / cubic over any axes (N-D), every
+ *                  coordinate transformation mode, every
  *                  nearest_mode. Own kernels on both devices.
  *
  * Layout is always channels-first: X is (N, C, D1, ..., Dk), 1 <= k <= 3.
@@ -141,7 +141,11 @@ AVF_HD int64_t avf_pool_flat_index(int storage_order, const int64_t *in, int64_t
 
 /* ---------------------------------------------------------------- resize */
 
-typedef enum avf_resize_mode { AVF_RESIZE_NEAREST = 0, AVF_RESIZE_LINEAR } avf_resize_mode;
+typedef enum avf_resize_mode {
+    AVF_RESIZE_NEAREST = 0,
+    AVF_RESIZE_LINEAR,
+    AVF_RESIZE_CUBIC /* Keys' cubic convolution, coefficient cubic_a */
+} avf_resize_mode;
 
 typedef enum avf_resize_coord {
     AVF_RESIZE_HALF_PIXEL = 0,
@@ -149,7 +153,8 @@ typedef enum avf_resize_coord {
     AVF_RESIZE_PYTORCH_HALF_PIXEL,
     AVF_RESIZE_ALIGN_CORNERS,
     AVF_RESIZE_ASYMMETRIC,
-    AVF_RESIZE_TF_HALF_PIXEL_FOR_NN
+    AVF_RESIZE_TF_HALF_PIXEL_FOR_NN,
+    AVF_RESIZE_TF_CROP_AND_RESIZE /* roi per axis; outside it: extrapolation */
 } avf_resize_coord;
 
 typedef enum avf_resize_nearest {
@@ -159,8 +164,7 @@ typedef enum avf_resize_nearest {
     AVF_RESIZE_CEIL
 } avf_resize_nearest;
 
-/* Parse ONNX attribute strings (AVF_ERR_UNSUPPORTED with a message for
- * cubic, tf_crop_and_resize and unknown values). */
+/* Parse ONNX attribute strings (AVF_ERR_INVALID_ARG for unknown values). */
 avf_status avf_resize_mode_parse(const char *s, avf_resize_mode *out);
 avf_status avf_resize_coord_parse(const char *s, avf_resize_coord *out);
 avf_status avf_resize_nearest_parse(const char *s, avf_resize_nearest *out);
@@ -174,6 +178,10 @@ typedef struct avf_resize_params {
     int ndim;
     double scales[AVF_MAX_DIMS];
     int64_t out[AVF_MAX_DIMS];
+    double cubic_a;         /* cubic: ONNX's cubic_coeff_a (default -0.75) */
+    int exclude_outside;    /* cubic: taps outside X get weight 0, rest renormalized */
+    double extrapolation;   /* tf_crop_and_resize: value outside X */
+    double roi[2 * AVF_MAX_DIMS]; /* tf_crop_and_resize: starts, then ends (of 1) */
 } avf_resize_params;
 
 /* Fill p->scales and p->out from ONNX's inputs: either n scales (floats) or
@@ -184,7 +192,8 @@ avf_status avf_resize_plan(avf_resize_params *p, int xnd, const int64_t *x, cons
                            const int64_t *sizes, int n, const int64_t *axes, int keep_policy);
 avf_status avf_resize_shape(const avf_resize_params *p, int xnd, const int64_t *x, int *ynd,
                             int64_t *y);
-/* f32, f16, bf16 (nearest also i8, u8, i32, i64). */
+/* f32, f16, bf16 (nearest also i8, u8, i32, i64; with tf_crop_and_resize
+ * nearest takes the float dtypes only, as it writes extrapolation). */
 avf_status avf_op_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
                          avf_tensor *y);
 
