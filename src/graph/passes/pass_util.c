@@ -55,8 +55,10 @@ avf_status avf_pass_recount(avf_pass *p) {
         p->dead = d;
         p->cap_nodes = cap;
     }
-    memset(p->uses, 0, (size_t)p->cap_values * sizeof *p->uses);
-    memset(p->pinned, 0, (size_t)p->cap_values);
+    if (p->cap_values) {
+        memset(p->uses, 0, (size_t)p->cap_values * sizeof *p->uses);
+        memset(p->pinned, 0, (size_t)p->cap_values);
+    }
     for (int k = 0; k < g->n_outputs; k++)
         p->pinned[g->outputs[k]] = 1;
     for (int i = 0; i < g->n_nodes; i++) {
@@ -440,7 +442,8 @@ avf_status avf_pass_compact(avf_pass *p) {
         free_node(n);
     }
     g->n_nodes = w;
-    memset(p->dead, 0, (size_t)p->cap_nodes);
+    if (p->dead)
+        memset(p->dead, 0, (size_t)p->cap_nodes);
     AVF_TRY(avf_pass_recount(p));
     /* initializers nobody reads any more (outer reads count through the
      * owner nodes' implicit inputs) */
