@@ -687,6 +687,26 @@ static void constant_if(void **state) {
     avf_model_free(raw);
 }
 
+/* A model with an unsupported node loads for inspection (ALLOW_UNSUPPORTED)
+ * and is left as the file has it. */
+static void unsupported_left_alone(void **state) {
+    (void)state;
+    static const int64_t d4[] = {4};
+    Onnx__GraphProto *g = graph_new("unsup");
+    PUSH(g->input, g->n_input, vi("x", T_F32, 1, d4));
+    init_scalar(g, "one", 1.0f, 1);
+    node(g, "Mul", "x", "one", "a");
+    node(g, "FooBar", "a", NULL, "y");
+    PUSH(g->output, g->n_output, out_vi("y"));
+    built b = pack(g, 13);
+    avf_model_options opts = {.flags = AVF_MODEL_ALLOW_UNSUPPORTED};
+    avf_model *m = NULL;
+    assert_avf_ok(avf_model_load_memory(b.buf, b.len, &opts, &m));
+    assert_count(m, "", NULL, 2);
+    avf_model_free(m);
+    assert_avf_fails(avf_model_load_memory(b.buf, b.len, NULL, &m), AVF_ERR_UNSUPPORTED);
+}
+
 /* ------------------------------------------------------------ real models */
 
 static void real_models(void **state) {
@@ -723,7 +743,7 @@ int main(void) {
         cmocka_unit_test(bn_fold),        cmocka_unit_test(conv_act),
         cmocka_unit_test(matmul_bias),    cmocka_unit_test(layernorm),
         cmocka_unit_test(subgraph_reads), cmocka_unit_test(constant_if),
-        cmocka_unit_test(real_models),
+        cmocka_unit_test(unsupported_left_alone), cmocka_unit_test(real_models),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -85,11 +85,33 @@ static avf_status optimize_graph(avf_graph *g, avf_pass_stats *st) {
     return AVF_OK;
 }
 
+static int64_t count_unsupported(const avf_graph *g) {
+    int64_t n = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+        n += !g->nodes[i].supported;
+        for (int a = 0; a < g->nodes[i].n_attrs; a++)
+            if (g->nodes[i].attrs[a].g)
+                n += count_unsupported(g->nodes[i].attrs[a].g);
+    }
+    return n;
+}
+
 avf_status avf_graph_optimize(avf_graph *g, avf_pass_stats *stats) {
     AVF_CHECK_ARG(g != NULL);
     avf_pass_stats st;
     memset(&st, 0, sizeof st);
-    st.nodes_before = count_nodes(g);
+    st.nodes_before = st.nodes_after = count_nodes(g);
+    /* A model with nodes avflow cannot run (loaded for inspection) stays as
+     * the file has it: a fused node built around an unsupported one would
+     * not pass the op check, and the model cannot run anyway. */
+    int64_t unsupported = count_unsupported(g);
+    if (unsupported) {
+        AVF_INFO("passes: graph '%s': %lld unsupported nodes, not rewritten", g->name,
+                 (long long)unsupported);
+        if (stats)
+            *stats = st;
+        return AVF_OK;
+    }
     avf_status s = optimize_graph(g, &st);
     st.nodes_after = count_nodes(g);
     if (s == AVF_OK)
