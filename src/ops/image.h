@@ -193,7 +193,8 @@ avf_status avf_op_preprocess(avf_op_ctx *ctx, const avf_preprocess_params *p,
 
 /* Per item, a histogram of its ROI's luma (code values, not range-converted:
  * bin = v * bins / 2^bits) as fractions of the ROI's pixels into
- * hist [n, bins] f32. */
+ * hist [n, bins] f32 (row i for item i; items' slots are ignored). Counts are
+ * integers on both devices, so CPU and CUDA agree exactly. */
 avf_status avf_op_luma_hist(avf_op_ctx *ctx, const avf_preprocess_item *items, int n, int bins,
                             avf_tensor *hist);
 /* Per item, an area-downsampled luma thumbnail of its ROI (8-bit scale, P010

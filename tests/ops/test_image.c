@@ -356,6 +356,14 @@ static void test_bad_inputs(void **state) {
     bad.format = AVF_YUV_P010; /* pitch 48 < 2 * 38 */
     assert_avf_fails(avf_op_yuv_to_rgb(ctx, &c, AVF_IMAGE_NCHW, &bad, &t), AVF_ERR_INVALID_ARG);
     bad = fd;
+    bad.format = AVF_YUV_P010;
+    bad.y_pitch = bad.uv_pitch = 77; /* P010 rows of u16 need an even pitch */
+    bad.y = f.y;
+    assert_avf_fails(avf_op_yuv_to_rgb(ctx, &c, AVF_IMAGE_NCHW, &bad, &t), AVF_ERR_INVALID_ARG);
+    bad = fd;
+    bad.height = 0;
+    assert_avf_fails(avf_op_yuv_to_rgb(ctx, &c, AVF_IMAGE_NCHW, &bad, &t), AVF_ERR_INVALID_ARG);
+    bad = fd;
     bad.width = 20000;
     bad.y_pitch = bad.uv_pitch = 20000; /* oversized */
     assert_avf_fails(avf_op_yuv_to_rgb(ctx, &c, AVF_IMAGE_NCHW, &bad, &t), AVF_ERR_INVALID_ARG);
