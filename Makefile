@@ -54,6 +54,8 @@ asan: deps
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 check: build models data
+	@# the serve protocol test (a ctest entry) drives the server with tritonclient
+	.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory golden
 	scripts/check-install.sh $(BUILD)

@@ -34,6 +34,16 @@ mkdir -p "$out/models"
 for m in silero_vad ppocr_v4_det ppocr_v4_rec ppocr_mobile_v2_cls; do
   [ -f "$root/models/$m.onnx" ] && cp "$root/models/$m.onnx" "$out/models/"
 done
+# The clips test_nvdec decodes, with ffmpeg's raw decode as its reference
+# (scripts/make-test-data.sh --video); the test looks in .bundle/video.
+if ls "$root"/data/video/h264.h264 >/dev/null 2>&1; then
+  mkdir -p "$out/video"
+  for f in h264.h264 h264.nv12 hevc10.hevc hevc10.p010; do
+    cp "$root/data/video/$f" "$out/video/"
+  done
+else
+  echo "device-bundle: no data/video (scripts/make-test-data.sh --video): test_nvdec will skip" >&2
+fi
 # Wheels the GPU image lacks, for bench/engine/peers.py (PyTorch is there).
 mkdir -p "$out/whl"
 if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then

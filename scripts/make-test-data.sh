@@ -9,6 +9,11 @@
 #                             with Pillow in DejaVu Sans (fonts-dejavu-core)
 #   data/npy/<model>/<case>/  model-ready .npy inputs, named after the model's
 #                             inputs (tests/golden/make_inputs.py says how)
+#   data/video/               short testsrc2 clips (176x144, 15 frames, 30 fps)
+#                             in every container/codec the demuxer and decoders
+#                             take, Annex-B elementary streams for NVDEC, and
+#                             ffmpeg's own decode of them as raw NV12/P010
+#                             references (~2 MB in all); `--video` makes only these
 #
 # Needs espeak-ng, sox, fonts-dejavu-core (scripts/setup.sh) and numpy + pillow
 # in .venv (scripts/requirements-test.txt; installed here if missing).
@@ -18,7 +23,49 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 data="$root/data"
 venv="$root/.venv"
-mkdir -p "$data/speech" "$data/ocr" "$data/npy"
+mkdir -p "$data/speech" "$data/ocr" "$data/npy" "$data/video"
+
+# --- video: ffmpeg's testsrc2 encoded every way avflow decodes ----------------
+# 176x144 because NVDEC's smallest HEVC/VP9/AV1 frame is 144 (H.264: 48x16).
+# References are ffmpeg's decode of the same files; those for HEVC, VP9 and
+# AV1 hold only the first 4 frames (and 8 for 10-bit) to keep data/ small.
+vid() { # name ffmpeg-output-args...
+  local out="$data/video/$1"; shift
+  [ -s "$out" ] && return 0
+  ffmpeg -hide_banner -loglevel error -y -f lavfi -i testsrc2=size=176x144:rate=30 \
+    -frames:v 15 "$@" "$out.part" && mv "$out.part" "$out"
+  echo "make-test-data: video/$(basename "$out")"
+}
+ref() { # name source pix_fmt frames
+  local out="$data/video/$1"
+  [ -s "$out" ] && return 0
+  ffmpeg -hide_banner -loglevel error -y -i "$data/video/$2" -frames:v "$4" -f rawvideo \
+    -pix_fmt "$3" "$out.part" && mv "$out.part" "$out"
+  echo "make-test-data: video/$1"
+}
+copy_es() { # name source format (the demuxer's Annex-B conversion, as a file)
+  local out="$data/video/$1"
+  [ -s "$out" ] && return 0
+  ffmpeg -hide_banner -loglevel error -y -i "$data/video/$2" -c:v copy -an -f "$3" "$out.part" &&
+    mv "$out.part" "$out"
+  echo "make-test-data: video/$1"
+}
+x265q=(-x265-params log-level=error)
+export SVT_LOG=1 # SVT-AV1: errors only
+vid h264.mp4 -c:v libx264 -preset veryfast -bf 2 -g 15 -pix_fmt yuv420p -f mp4
+vid hevc.mkv -c:v libx265 -preset veryfast "${x265q[@]}" -pix_fmt yuv420p -f matroska
+vid vp9.webm -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k -pix_fmt yuv420p -f webm
+vid av1.mkv -c:v libsvtav1 -preset 12 -pix_fmt yuv420p -f matroska
+vid hevc10.mkv -c:v libx265 -preset veryfast "${x265q[@]}" -pix_fmt yuv420p10le -f matroska
+copy_es h264.ts h264.mp4 mpegts
+copy_es h264.h264 h264.mp4 h264
+copy_es hevc10.hevc hevc10.mkv hevc
+ref h264.nv12 h264.mp4 nv12 15
+ref hevc.nv12 hevc.mkv nv12 4
+ref vp9.nv12 vp9.webm nv12 4
+ref av1.nv12 av1.mkv nv12 4
+ref hevc10.p010 hevc10.mkv p010le 8
+[ "${1:-}" = "--video" ] && { echo "make-test-data: ok ($data/video)"; exit 0; }
 
 if [ ! -x "$venv/bin/python" ]; then
   echo "make-test-data: creating $venv"

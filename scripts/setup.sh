@@ -8,6 +8,7 @@ set -euo pipefail
 APT_PACKAGES=(
   build-essential cmake pkg-config
   libcmocka-dev
+  libmicrohttpd-dev libjansson-dev
   protobuf-c-compiler libprotobuf-c-dev libonnx-dev libonnx-testdata
   libopenblas-dev
   libsndfile1-dev libavformat-dev libavcodec-dev libavutil-dev libswresample-dev

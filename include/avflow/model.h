@@ -31,7 +31,11 @@ typedef struct avf_model avf_model;
 enum {
     /* Load even when nodes are unsupported (they are marked in the summary);
      * for inspecting models. Such a model cannot be run. */
-    AVF_MODEL_ALLOW_UNSUPPORTED = 1u << 0
+    AVF_MODEL_ALLOW_UNSUPPORTED = 1u << 0,
+    /* Skip the rewrite passes (constant folding, BatchNormalization folding,
+     * fusions) that run at load: the graph runs node for node as the file
+     * has it. For comparing against the passes and for inspecting. */
+    AVF_MODEL_NO_OPTIMIZE = 1u << 1
 };
 
 typedef struct avf_model_options {

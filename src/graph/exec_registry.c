@@ -3,13 +3,24 @@
 
 #include "core/error.h"
 #include "graph/exec_op.h"
+#include "graph/passes/passes.h"
 
 static const avf_exec_op *const *const avf_exec_families[] = {
     avf_exec_ops_elementwise, avf_exec_ops_reduce, avf_exec_ops_conv,
     avf_exec_ops_matmul,      avf_exec_ops_data,   avf_exec_ops_control,
 };
 
+/* The internal domain's ops (src/graph/exec/fused.c): the nodes the graph
+ * passes create, looked up only under AVF_DOMAIN_INTERNAL. */
+extern const avf_exec_op *const avf_exec_ops_fused[];
+
 const avf_exec_op *avf_exec_find(const char *domain, const char *op_type) {
+    if (op_type && domain && strcmp(domain, AVF_DOMAIN_INTERNAL) == 0) {
+        for (const avf_exec_op *const *op = avf_exec_ops_fused; *op; op++)
+            if (strcmp((*op)->op_type, op_type) == 0)
+                return *op;
+        return NULL;
+    }
     if (!op_type || (domain && domain[0] && strcmp(domain, "ai.onnx") != 0))
         return NULL;
     for (size_t f = 0; f < sizeof avf_exec_families / sizeof avf_exec_families[0]; f++)

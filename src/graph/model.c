@@ -9,6 +9,7 @@
 #include "graph/graph.h"
 #include "graph/onnx.h"
 #include "graph/op_registry.h"
+#include "graph/passes/passes.h"
 
 struct avf_model {
     avf_graph *graph;
@@ -93,6 +94,12 @@ static avf_status summarize(avf_model *m) {
 static avf_status finish(avf_graph *g, const avf_model_options *opts, avf_model **out) {
     int strict = !(opts && (opts->flags & AVF_MODEL_ALLOW_UNSUPPORTED));
     avf_status st = avf_op_check_graph(g, strict, NULL);
+    /* rewrite passes (graph/passes): fewer nodes, same outputs */
+    if (st == AVF_OK && !(opts && (opts->flags & AVF_MODEL_NO_OPTIMIZE))) {
+        st = avf_graph_optimize(g, NULL);
+        if (st == AVF_OK)
+            avf_clear_error();
+    }
     avf_model *m = NULL;
     if (st == AVF_OK && !(m = calloc(1, sizeof *m)))
         st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "model: out of memory");

@@ -12,8 +12,11 @@
 #include "graph/onnx.h"
 #include "onnx.pb-c.h"
 
-/* Default-domain opsets avflow accepts. */
-#define AVF_ONNX_OPSET_MIN 7
+/* Default-domain opsets avflow accepts. Below 7 the registry decides per op
+ * (op_registry.c: each op's first opset whose semantics avflow implements),
+ * so an opset-1 model of GlobalAveragePool loads and one of Add-6 with legacy
+ * broadcasting does not. */
+#define AVF_ONNX_OPSET_MIN 1
 #define AVF_ONNX_OPSET_MAX 21
 /* Caps on counts from the file that end up in int fields. */
 #define AVF_ONNX_MAX_ITEMS (1 << 24)

@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "graph/onnx.h"
+#include "graph/passes/passes.h"
 
 #define F AVF_ATTR_FLOAT
 #define I AVF_ATTR_INT
@@ -72,10 +73,11 @@ static int check_bn(const avf_graph_node *n, int64_t opset, char *msg, size_t ca
 }
 
 static int check_resize(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
-    static const char *const modes[] = {"nearest", "linear", NULL};
+    static const char *const modes[] = {"nearest", "linear", "cubic", NULL};
     static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
                                          "pytorch_half_pixel", "align_corners",
-                                         "asymmetric",         "tf_half_pixel_for_nn", NULL};
+                                         "asymmetric",         "tf_half_pixel_for_nn",
+                                         "tf_crop_and_resize", NULL};
     static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor",
                                           "ceil", NULL};
     static const char *const policies[] = {"stretch", "not_larger", "not_smaller", NULL};
@@ -216,94 +218,101 @@ static const avf_op_attr_def a_dropout[] = {{"ratio", F}, {"seed", I}, END};
 
 /* ---------------------------------------------------------- the table */
 
+/* `since` is the first opset whose form of the op avflow implements. Most
+ * ops changed before opset 7 (consumed_inputs, legacy broadcast/axis
+ * attributes, shape attributes that later became inputs), so they start at
+ * 7; the ones whose earliest form is the one avflow runs keep theirs
+ * (GlobalAveragePool, GlobalMaxPool and Not are unchanged since opset 1,
+ * HardSigmoid since 6). */
+
 #define V (-1) /* variadic */
 #define UNARY(name, since) {name, since, 1, 1, 1, 1, a_none, NULL}
 #define BINARY(name, since) {name, since, 2, 2, 1, 1, a_none, NULL}
 
 static const avf_op_def avf_ops[] = {
     /* control flow */
-    {"If", 1, 1, 1, 1, V, a_if, NULL},
-    {"Loop", 1, 0, V, 0, V, a_loop, NULL}, /* M and cond may both be omitted */
+    {"If", 7, 1, 1, 1, V, a_if, NULL},
+    {"Loop", 7, 0, V, 0, V, a_loop, NULL}, /* M and cond may both be omitted */
     /* recurrent */
-    {"LSTM", 1, 3, 8, 0, 3, a_lstm, check_rnn},
-    {"GRU", 1, 3, 6, 0, 2, a_gru, check_rnn},
-    {"RNN", 1, 3, 6, 0, 2, a_rnn, check_rnn},
+    {"LSTM", 7, 3, 8, 0, 3, a_lstm, check_rnn},
+    {"GRU", 7, 3, 6, 0, 2, a_gru, check_rnn},
+    {"RNN", 7, 3, 6, 0, 2, a_rnn, check_rnn},
     /* convolution, normalization, pooling */
-    {"Conv", 1, 2, 3, 1, 1, a_conv, check_pool},
-    {"ConvTranspose", 1, 2, 3, 1, 1, a_convt, check_pool},
-    {"BatchNormalization", 1, 5, 5, 1, 5, a_bn, check_bn},
+    {"Conv", 7, 2, 3, 1, 1, a_conv, check_pool},
+    {"ConvTranspose", 7, 2, 3, 1, 1, a_convt, check_pool},
+    {"BatchNormalization", 7, 5, 5, 1, 5, a_bn, check_bn},
     {"LayerNormalization", 17, 2, 3, 1, 3, a_layernorm, NULL},
     {"GlobalAveragePool", 1, 1, 1, 1, 1, a_none, NULL},
     {"GlobalMaxPool", 1, 1, 1, 1, 1, a_none, NULL},
-    {"AveragePool", 1, 1, 1, 1, 1, a_avgpool, check_pool},
-    {"MaxPool", 1, 1, 1, 1, 2, a_maxpool, check_pool},
+    {"AveragePool", 7, 1, 1, 1, 1, a_avgpool, check_pool},
+    {"MaxPool", 7, 1, 1, 1, 2, a_maxpool, check_pool},
     /* activations */
-    {"Clip", 1, 1, 3, 1, 1, a_clip, NULL},
-    UNARY("Relu", 1),
-    {"LeakyRelu", 1, 1, 1, 1, 1, a_alpha, NULL},
-    UNARY("Sigmoid", 1),
-    {"HardSigmoid", 1, 1, 1, 1, 1, a_hsig, NULL},
+    {"Clip", 7, 1, 3, 1, 1, a_clip, NULL},
+    UNARY("Relu", 7),
+    {"LeakyRelu", 7, 1, 1, 1, 1, a_alpha, NULL},
+    UNARY("Sigmoid", 7),
+    {"HardSigmoid", 6, 1, 1, 1, 1, a_hsig, NULL},
     UNARY("HardSwish", 14),
-    UNARY("Tanh", 1),
+    UNARY("Tanh", 7),
     UNARY("Erf", 9),
     {"Gelu", 20, 1, 1, 1, 1, a_gelu, check_gelu},
-    {"Softmax", 1, 1, 1, 1, 1, a_axis, NULL},
-    {"LogSoftmax", 1, 1, 1, 1, 1, a_axis, NULL},
+    {"Softmax", 7, 1, 1, 1, 1, a_axis, NULL},
+    {"LogSoftmax", 7, 1, 1, 1, 1, a_axis, NULL},
     /* linear algebra and elementwise */
-    BINARY("MatMul", 1),
-    {"Gemm", 1, 2, 3, 1, 1, a_gemm, NULL},
-    BINARY("Add", 1),
-    BINARY("Sub", 1),
-    BINARY("Mul", 1),
-    BINARY("Div", 1),
-    BINARY("Pow", 1),
-    UNARY("Sqrt", 1),
-    UNARY("Exp", 1),
-    UNARY("Log", 1),
-    UNARY("Neg", 1),
-    UNARY("Abs", 1),
-    {"Max", 1, 1, V, 1, 1, a_none, NULL},
-    {"Min", 1, 1, V, 1, 1, a_none, NULL},
-    {"ReduceMean", 1, 1, 2, 1, 1, a_reduce, NULL},
-    {"ReduceSum", 1, 1, 2, 1, 1, a_reduce, NULL},
-    {"ReduceMax", 1, 1, 2, 1, 1, a_reduce, NULL},
-    {"ReduceMin", 1, 1, 2, 1, 1, a_reduce, NULL},
+    BINARY("MatMul", 7),
+    {"Gemm", 7, 2, 3, 1, 1, a_gemm, NULL},
+    BINARY("Add", 7),
+    BINARY("Sub", 7),
+    BINARY("Mul", 7),
+    BINARY("Div", 7),
+    BINARY("Pow", 7),
+    UNARY("Sqrt", 7),
+    UNARY("Exp", 7),
+    UNARY("Log", 7),
+    UNARY("Neg", 7),
+    UNARY("Abs", 7),
+    {"Max", 7, 1, V, 1, 1, a_none, NULL},
+    {"Min", 7, 1, V, 1, 1, a_none, NULL},
+    {"ReduceMean", 7, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceSum", 7, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceMax", 7, 1, 2, 1, 1, a_reduce, NULL},
+    {"ReduceMin", 7, 1, 2, 1, 1, a_reduce, NULL},
     /* comparison and logic */
     {"Where", 9, 3, 3, 1, 1, a_none, NULL},
-    BINARY("Equal", 1),
-    BINARY("Less", 1),
-    BINARY("Greater", 1),
+    BINARY("Equal", 7),
+    BINARY("Less", 7),
+    BINARY("Greater", 7),
     BINARY("LessOrEqual", 12),
     BINARY("GreaterOrEqual", 12),
     UNARY("Not", 1),
-    BINARY("And", 1),
-    BINARY("Or", 1),
+    BINARY("And", 7),
+    BINARY("Or", 7),
     /* shape and data movement */
     {"Resize", 10, 1, 4, 1, 1, a_resize, check_resize},
     {"Upsample", 7, 1, 2, 1, 1, a_upsample, NULL},
-    {"Pad", 1, 1, 4, 1, 1, a_pad, check_pad},
-    {"Concat", 1, 1, V, 1, 1, a_axis, NULL},
-    {"Split", 1, 1, 2, 1, V, a_split, NULL},
-    {"Slice", 1, 1, 5, 1, 1, a_slice, NULL},
-    {"Gather", 1, 2, 2, 1, 1, a_axis, NULL},
-    {"Transpose", 1, 1, 1, 1, 1, a_perm, NULL},
-    {"Reshape", 5, 2, 2, 1, 1, a_reshape, NULL},
-    {"Flatten", 1, 1, 1, 1, 1, a_axis, NULL},
-    {"Squeeze", 1, 1, 2, 1, 1, a_axes, NULL},
-    {"Unsqueeze", 1, 1, 2, 1, 1, a_axes, NULL},
+    {"Pad", 7, 1, 4, 1, 1, a_pad, check_pad},
+    {"Concat", 7, 1, V, 1, 1, a_axis, NULL},
+    {"Split", 7, 1, 2, 1, V, a_split, NULL},
+    {"Slice", 7, 1, 5, 1, 1, a_slice, NULL},
+    {"Gather", 7, 2, 2, 1, 1, a_axis, NULL},
+    {"Transpose", 7, 1, 1, 1, 1, a_perm, NULL},
+    {"Reshape", 7, 2, 2, 1, 1, a_reshape, NULL},
+    {"Flatten", 7, 1, 1, 1, 1, a_axis, NULL},
+    {"Squeeze", 7, 1, 2, 1, 1, a_axes, NULL},
+    {"Unsqueeze", 7, 1, 2, 1, 1, a_axes, NULL},
     BINARY("Expand", 8),
-    BINARY("Tile", 6),
-    {"Cast", 1, 1, 1, 1, 1, a_cast, check_cast},
-    {"Shape", 1, 1, 1, 1, 1, a_shape, NULL},
-    UNARY("Size", 1),
+    BINARY("Tile", 7),
+    {"Cast", 7, 1, 1, 1, 1, a_cast, check_cast},
+    {"Shape", 7, 1, 1, 1, 1, a_shape, NULL},
+    UNARY("Size", 7),
     {"Range", 11, 3, 3, 1, 1, a_none, NULL},
     {"ConstantOfShape", 9, 1, 1, 1, 1, a_value, check_const_of_shape},
-    {"Constant", 1, 0, 0, 1, 1, a_constant, check_constant},
-    UNARY("Identity", 1),
-    {"Dropout", 1, 1, 3, 1, 2, a_dropout, NULL},
+    {"Constant", 7, 0, 0, 1, 1, a_constant, check_constant},
+    UNARY("Identity", 7),
+    {"Dropout", 7, 1, 3, 1, 2, a_dropout, NULL},
     /* indices and search */
-    {"ArgMax", 1, 1, 1, 1, 1, a_argmax, NULL},
-    {"TopK", 1, 1, 2, 2, 2, a_topk, NULL},
+    {"ArgMax", 7, 1, 1, 1, 1, a_argmax, NULL},
+    {"TopK", 7, 1, 2, 2, 2, a_topk, NULL},
     {"CumSum", 11, 2, 2, 1, 1, a_cumsum, NULL},
     UNARY("NonZero", 9),
     {"ScatterND", 11, 3, 3, 1, 1, a_scatter, check_scatter},
@@ -322,7 +331,34 @@ static int is_default_domain(const char *d) {
     return !d || !d[0] || strcmp(d, "ai.onnx") == 0;
 }
 
+/* The internal domain (graph/passes/passes.h): fused nodes the passes
+ * create. Each takes the epilogue attributes; FusedConv also Conv's,
+ * FusedConvTranspose ConvTranspose's. */
+static const avf_op_attr_def a_epilogue[] = {{"activation", S}, {"alpha", F}, {"beta", F},
+                                             {"post_mul", F}, {"post_add", F}, END};
+static const avf_op_attr_def a_fused_conv[] = {
+    {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
+    {"strides", IS}, {"activation", S}, {"alpha", F}, {"beta", F}, {"post_mul", F},
+    {"post_add", F}, END};
+static const avf_op_attr_def a_fused_convt[] = {
+    {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
+    {"strides", IS}, {"output_padding", IS}, {"output_shape", IS}, {"activation", S},
+    {"alpha", F}, {"beta", F}, {"post_mul", F}, {"post_add", F}, END};
+static const avf_op_def avf_internal_ops[] = {
+    {"FusedConv", 1, 2, 3, 1, 1, a_fused_conv, check_pool},
+    {"FusedConvTranspose", 1, 2, 3, 1, 1, a_fused_convt, check_pool},
+    {"FusedMatMul", 1, 2, 3, 1, 1, a_epilogue, NULL},
+    {"Act", 1, 1, 1, 1, 1, a_epilogue, NULL},
+    {"LayerNormalization", 1, 2, 3, 1, 3, a_layernorm, NULL},
+};
+
 const avf_op_def *avf_op_find(const char *domain, const char *op_type) {
+    if (op_type && domain && strcmp(domain, AVF_DOMAIN_INTERNAL) == 0) {
+        for (size_t i = 0; i < sizeof avf_internal_ops / sizeof avf_internal_ops[0]; i++)
+            if (strcmp(avf_internal_ops[i].op_type, op_type) == 0)
+                return &avf_internal_ops[i];
+        return NULL;
+    }
     if (!op_type || !is_default_domain(domain))
         return NULL;
     for (int i = 0; i < avf_op_count(); i++)
@@ -336,9 +372,12 @@ static int why_unsupported(const avf_graph *g, const avf_graph_node *n, char *ms
     const char *domain = is_default_domain(n->domain) ? "ai.onnx" : n->domain;
     int64_t opset = avf_graph_get_opset(g, n->domain);
     const avf_op_def *op = avf_op_find(n->domain, n->op_type);
-    if (!op || opset < op->since)
+    if (!op)
         return say(msg, cap, "unsupported op '%s' (domain '%s', opset %lld)", n->op_type, domain,
                    (long long)opset);
+    if (opset < op->since)
+        return say(msg, cap, "unsupported op '%s' (domain '%s', opset %lld; avflow runs it from "
+                   "opset %d)", n->op_type, domain, (long long)opset, op->since);
     /* trailing omitted inputs do not count */
     int nin = n->n_inputs;
     while (nin > 0 && n->inputs[nin - 1] < 0)

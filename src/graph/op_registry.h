@@ -1,15 +1,16 @@
 /* Internal: the ONNX ops avflow supports, and the load-time check against it.
  *
  * Each entry names an op of the default domain, the first opset avflow
- * accepts it in (its introduction; the loader itself accepts opsets 7-21),
+ * accepts it in (its introduction, or the first version whose semantics
+ * avflow implements when older ones differ; the loader accepts 1-21),
  * how many inputs/outputs it takes (the union over opset versions, so one
  * entry serves Split-2 and Split-18 alike), the attributes avflow
  * understands with their types, and an optional check of attribute values
- * (e.g. Resize mode 'cubic' is rejected). The check runs at load so that a
+ * (e.g. Resize antialias=1 is rejected). The check runs at load so that a
  * model avflow cannot run fails there, with a message that names the node,
  * the op and what is missing:
  *
- *   node 'resize_1' (Resize): unsupported attribute value mode='cubic'
+ *   node 'resize_1' (Resize): unsupported attribute value antialias=1
  *   node 'n7' (Foo): unsupported op 'Foo' (domain 'ai.onnx', opset 17)
  */
 #ifndef AVF_GRAPH_OP_REGISTRY_H

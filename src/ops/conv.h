@@ -11,8 +11,8 @@
  *                  kernel is the whole spatial extent): kernel, strides,
  *                  pads, dilations, auto_pad, ceil_mode, count_include_pad.
  *                  Own kernels on both devices (one CUDA thread per output).
- *   Resize         nearest / linear over any axes (N-D), every coordinate
- *                  transformation mode except tf_crop_and_resize, every
+ *   Resize         nearest / linear / cubic over any axes (N-D), every
+ *                  coordinate transformation mode, every
  *                  nearest_mode. Own kernels on both devices.
  *
  * Layout is always channels-first: X is (N, C, D1, ..., Dk), 1 <= k <= 3.
@@ -112,6 +112,7 @@ typedef struct avf_pool_params {
     avf_auto_pad auto_pad;
     int ceil_mode;
     int count_include_pad;                 /* AVG only */
+    int storage_order;                     /* MaxPool Indices: 0 row-, 1 column-major */
 } avf_pool_params;
 
 /* Geometry as for Conv (c_in == c_out == C, group unused). */
@@ -122,10 +123,29 @@ avf_status avf_pool_shape(const avf_pool_params *p, int xnd, const int64_t *x, i
 /* MaxPool: f32, f16, bf16, i8, u8. AveragePool: f32, f16, bf16. */
 avf_status avf_op_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
                        avf_tensor *y);
+/* MaxPool with its Indices output (ind: i64, Y's shape): the flat index
+ * into X of each maximum, batch and channel included, spatial dims in row-
+ * major order (storage_order 0) or column-major (1), as ONNX defines it;
+ * the first maximum in window order wins ties (a NaN wins). */
+avf_status avf_op_pool_indices(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
+                               avf_tensor *y, avf_tensor *ind);
+
+/* The spatial part of an Indices value for tap (i0, i1, i2) of the 3-dim
+ * padded geometry `in` (leading unused dims are 1, so column-major over the
+ * padded dims is column-major over the real ones). Shared by the CPU and
+ * CUDA kernels. */
+AVF_HD int64_t avf_pool_flat_index(int storage_order, const int64_t *in, int64_t i0, int64_t i1,
+                                   int64_t i2) {
+    return storage_order ? i0 + (i1 + i2 * in[1]) * in[0] : (i0 * in[1] + i1) * in[2] + i2;
+}
 
 /* ---------------------------------------------------------------- resize */
 
-typedef enum avf_resize_mode { AVF_RESIZE_NEAREST = 0, AVF_RESIZE_LINEAR } avf_resize_mode;
+typedef enum avf_resize_mode {
+    AVF_RESIZE_NEAREST = 0,
+    AVF_RESIZE_LINEAR,
+    AVF_RESIZE_CUBIC /* Keys' cubic convolution, coefficient cubic_a */
+} avf_resize_mode;
 
 typedef enum avf_resize_coord {
     AVF_RESIZE_HALF_PIXEL = 0,
@@ -133,7 +153,8 @@ typedef enum avf_resize_coord {
     AVF_RESIZE_PYTORCH_HALF_PIXEL,
     AVF_RESIZE_ALIGN_CORNERS,
     AVF_RESIZE_ASYMMETRIC,
-    AVF_RESIZE_TF_HALF_PIXEL_FOR_NN
+    AVF_RESIZE_TF_HALF_PIXEL_FOR_NN,
+    AVF_RESIZE_TF_CROP_AND_RESIZE /* roi per axis; outside it: extrapolation */
 } avf_resize_coord;
 
 typedef enum avf_resize_nearest {
@@ -143,8 +164,7 @@ typedef enum avf_resize_nearest {
     AVF_RESIZE_CEIL
 } avf_resize_nearest;
 
-/* Parse ONNX attribute strings (AVF_ERR_UNSUPPORTED with a message for
- * cubic, tf_crop_and_resize and unknown values). */
+/* Parse ONNX attribute strings (AVF_ERR_INVALID_ARG for unknown values). */
 avf_status avf_resize_mode_parse(const char *s, avf_resize_mode *out);
 avf_status avf_resize_coord_parse(const char *s, avf_resize_coord *out);
 avf_status avf_resize_nearest_parse(const char *s, avf_resize_nearest *out);
@@ -158,6 +178,10 @@ typedef struct avf_resize_params {
     int ndim;
     double scales[AVF_MAX_DIMS];
     int64_t out[AVF_MAX_DIMS];
+    double cubic_a;         /* cubic: ONNX's cubic_coeff_a (default -0.75) */
+    int exclude_outside;    /* cubic: taps outside X get weight 0, rest renormalized */
+    double extrapolation;   /* tf_crop_and_resize: value outside X */
+    double roi[2 * AVF_MAX_DIMS]; /* tf_crop_and_resize: starts, then ends (of 1) */
 } avf_resize_params;
 
 /* Fill p->scales and p->out from ONNX's inputs: either n scales (floats) or
@@ -168,7 +192,8 @@ avf_status avf_resize_plan(avf_resize_params *p, int xnd, const int64_t *x, cons
                            const int64_t *sizes, int n, const int64_t *axes, int keep_policy);
 avf_status avf_resize_shape(const avf_resize_params *p, int xnd, const int64_t *x, int *ynd,
                             int64_t *y);
-/* f32, f16, bf16 (nearest also i8, u8, i32, i64). */
+/* f32, f16, bf16 (nearest also i8, u8, i32, i64; with tf_crop_and_resize
+ * nearest takes the float dtypes only, as it writes extrapolation). */
 avf_status avf_op_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
                          avf_tensor *y);
 

@@ -70,8 +70,8 @@ avf_status avf_pool_shape(const avf_pool_params *p, int xnd, const int64_t *x, i
     return AVF_OK;
 }
 
-avf_status avf_op_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
-                       avf_tensor *y) {
+static avf_status pool_any(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
+                           avf_tensor *y, avf_tensor *ind) {
     static const avf_dtype max_dts[] = {AVF_DTYPE_F32, AVF_DTYPE_F16, AVF_DTYPE_BF16,
                                         AVF_DTYPE_I8, AVF_DTYPE_U8};
     AVF_CHECK_ARG(ctx != NULL && p != NULL);
@@ -85,15 +85,34 @@ avf_status avf_op_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tens
     int64_t ys[AVF_MAX_DIMS];
     AVF_TRY(avf_pool_shape(p, x->ndim, x->shape, &ynd, ys));
     AVF_TRY(avf_op_check_shape(y, "Y", ynd, ys));
+    if (ind) {
+        static const avf_dtype i64[] = {AVF_DTYPE_I64};
+        if (p->kind != AVF_POOL_MAX)
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "AveragePool has no Indices output");
+        AVF_TRY(avf_op_check_tensor(ctx, ind, "Indices"));
+        AVF_TRY(avf_op_check_dtype(ind, "Indices", i64, 1));
+        AVF_TRY(avf_op_check_shape(ind, "Indices", ynd, ys));
+    }
     avf_conv_geom g;
     AVF_TRY(avf_pool_geometry(p, x->ndim, x->shape, &g));
     if (avf_tensor_numel(y) == 0)
         return AVF_OK;
     if (avf_op_device_is_cpu(ctx))
-        return avf_cpu_pool(ctx, p, &g, x, y);
+        return avf_cpu_pool(ctx, p, &g, x, y, ind);
 #ifdef AVF_HAVE_CUDA
-    return avf_cuda_pool(ctx, p, &g, x, y);
+    return avf_cuda_pool(ctx, p, &g, x, y, ind);
 #else
     return AVF_OP_NO_CUDA(pool_name(p));
 #endif
+}
+
+avf_status avf_op_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
+                       avf_tensor *y) {
+    return pool_any(ctx, p, x, y, NULL);
+}
+
+avf_status avf_op_pool_indices(avf_op_ctx *ctx, const avf_pool_params *p, const avf_tensor *x,
+                               avf_tensor *y, avf_tensor *ind) {
+    AVF_CHECK_ARG(ind != NULL);
+    return pool_any(ctx, p, x, y, ind);
 }

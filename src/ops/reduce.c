@@ -315,8 +315,9 @@ avf_status avf_cumsum_shape(const avf_cumsum_params *p, avf_dtype dt, int ndim,
                             const int64_t *dims) {
     AVF_CHECK_ARG(p != NULL && (ndim == 0 || dims != NULL));
     AVF_TRY(check_rank("CumSum", ndim));
-    if (dt != AVF_DTYPE_F32 && dt != AVF_DTYPE_F16 && dt != AVF_DTYPE_I64 &&
-        dt != AVF_DTYPE_I32)
+    /* f64 too: ONNX's own CumSum tests and scientific exporters use it */
+    if (dt != AVF_DTYPE_F32 && dt != AVF_DTYPE_F16 && dt != AVF_DTYPE_F64 &&
+        dt != AVF_DTYPE_I64 && dt != AVF_DTYPE_I32)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "CumSum: dtype %s is not supported",
                         avf_dtype_name(dt));
     int a;

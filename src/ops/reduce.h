@@ -6,7 +6,7 @@
  *   LayerNormalization       avf_op_layernorm       f32, f16 (Mean/InvStdDev f32)
  *   BatchNormalization       avf_op_batchnorm       f32, f16 (inference only)
  *   GlobalAveragePool        avf_op_global_avg_pool f32, f16
- *   CumSum                   avf_op_cumsum          f32, f16, i64, i32
+ *   CumSum                   avf_op_cumsum          f32, f16, f64, i64, i32
  *   TopK                     avf_op_topk            f32, f16, i64 -> values, i64 indices
  *
  * Axes are ONNX axes (negative counts from the end); params hold them as

@@ -15,9 +15,8 @@ avf_status avf_resize_mode_parse(const char *s, avf_resize_mode *out) {
         *out = AVF_RESIZE_NEAREST;
     else if (!strcmp(s, "linear") || !strcmp(s, "bilinear")) /* Upsample-7 said bilinear */
         *out = AVF_RESIZE_LINEAR;
-    else if (!strcmp(s, "cubic"))
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "Resize: mode 'cubic' is not supported (nearest and "
-                        "linear are)");
+    else if (!strcmp(s, "cubic") || !strcmp(s, "bicubic"))
+        *out = AVF_RESIZE_CUBIC;
     else
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "Resize: unknown mode '%s'", s);
     return AVF_OK;
@@ -32,7 +31,8 @@ avf_status avf_resize_coord_parse(const char *s, avf_resize_coord *out) {
              {"pytorch_half_pixel", AVF_RESIZE_PYTORCH_HALF_PIXEL},
              {"align_corners", AVF_RESIZE_ALIGN_CORNERS},
              {"asymmetric", AVF_RESIZE_ASYMMETRIC},
-             {"tf_half_pixel_for_nn", AVF_RESIZE_TF_HALF_PIXEL_FOR_NN}};
+             {"tf_half_pixel_for_nn", AVF_RESIZE_TF_HALF_PIXEL_FOR_NN},
+             {"tf_crop_and_resize", AVF_RESIZE_TF_CROP_AND_RESIZE}};
     AVF_CHECK_ARG(out != NULL);
     if (!s) {
         *out = AVF_RESIZE_HALF_PIXEL;
@@ -43,9 +43,6 @@ avf_status avf_resize_coord_parse(const char *s, avf_resize_coord *out) {
             *out = t[i].v;
             return AVF_OK;
         }
-    if (!strcmp(s, "tf_crop_and_resize"))
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "Resize: coordinate_transformation_mode "
-                        "'tf_crop_and_resize' (roi cropping) is not supported");
     return AVF_FAIL(AVF_ERR_INVALID_ARG, "Resize: unknown coordinate_transformation_mode '%s'",
                     s);
 }
@@ -164,7 +161,7 @@ avf_status avf_op_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_
     AVF_CHECK_ARG(ctx != NULL && p != NULL);
     AVF_TRY(avf_op_check_tensor(ctx, x, "X"));
     AVF_TRY(avf_op_check_tensor(ctx, y, "Y"));
-    if (p->mode == AVF_RESIZE_LINEAR)
+    if (p->mode != AVF_RESIZE_NEAREST || p->coord == AVF_RESIZE_TF_CROP_AND_RESIZE)
         AVF_TRY(avf_op_check_dtype(x, "X", lin, 3));
     else if (avf_dtype_size(x->dtype) == 0)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "Resize: X has an invalid dtype");

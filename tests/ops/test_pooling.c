@@ -238,6 +238,143 @@ static void test_maxpool_u8(void **state) {
     avf_test_env_free(&env);
 }
 
+/* ---------------------------------------------------------------- Indices */
+
+/* The ONNX reference's Indices: the first tap (window order) holding the
+ * window's maximum, as a flat index into X, spatial dims row-major
+ * (storage_order 0) or column-major (1). */
+static void ref_indices(const pool_case *c, const float *x, int order, int64_t *ind) {
+    int64_t in[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, d[3] = {1, 1, 1};
+    int64_t pb[3] = {0, 0, 0}, out[3] = {1, 1, 1};
+    int off = 3 - c->nsp;
+    for (int i = 0; i < c->nsp; i++) {
+        in[off + i] = c->in[i];
+        k[off + i] = c->k[i];
+        s[off + i] = c->s[i];
+        d[off + i] = c->d[i];
+        pb[off + i] = c->ap ? 0 : c->pb[i];
+        out[off + i] = c->out[i];
+    }
+    int64_t ivol = in[0] * in[1] * in[2], ovol = out[0] * out[1] * out[2];
+    for (int64_t p = 0; p < c->n * c->c; p++)
+        for (int64_t j = 0; j < ovol; j++) {
+            int64_t o[3] = {j / (out[1] * out[2]), (j / out[2]) % out[1], j % out[2]};
+            double mx = -INFINITY;
+            int64_t best = -1;
+            for (int64_t t0 = 0; t0 < k[0]; t0++)
+                for (int64_t t1 = 0; t1 < k[1]; t1++)
+                    for (int64_t t2 = 0; t2 < k[2]; t2++) {
+                        int64_t i0 = o[0] * s[0] - pb[0] + t0 * d[0];
+                        int64_t i1 = o[1] * s[1] - pb[1] + t1 * d[1];
+                        int64_t i2 = o[2] * s[2] - pb[2] + t2 * d[2];
+                        if (i0 < 0 || i1 < 0 || i2 < 0 || i0 >= in[0] || i1 >= in[1] ||
+                            i2 >= in[2])
+                            continue;
+                        double v = x[p * ivol + (i0 * in[1] + i1) * in[2] + i2];
+                        if (best < 0 || v > mx) {
+                            mx = v;
+                            best = order ? i0 + i1 * in[0] + i2 * in[0] * in[1]
+                                         : (i0 * in[1] + i1) * in[2] + i2;
+                        }
+                    }
+            ind[p * ovol + j] = p * ivol + best;
+        }
+}
+
+static int64_t *run_pool_ind(avf_op_ctx *ctx, const pool_case *c, const float *x, int order,
+                             int64_t *ny) {
+    avf_pool_params p;
+    case_params(c, &p);
+    p.storage_order = order;
+    int64_t xs[5] = {c->n, c->c}, ys[5];
+    for (int i = 0; i < c->nsp; i++)
+        xs[2 + i] = c->in[i];
+    int ynd = 0;
+    assert_avf_ok(avf_pool_shape(&p, c->nsp + 2, xs, &ynd, ys));
+    *ny = 1;
+    for (int i = 0; i < ynd; i++)
+        *ny *= ys[i];
+    avf_tensor tx, ty, ti;
+    avf_test_tensor(ctx, &tx, AVF_DTYPE_F32, ynd, xs, x);
+    avf_test_tensor(ctx, &ty, AVF_DTYPE_F32, ynd, ys, NULL);
+    avf_test_tensor(ctx, &ti, AVF_DTYPE_I64, ynd, ys, NULL);
+    assert_avf_ok(avf_op_pool_indices(ctx, &p, &tx, &ty, &ti));
+    int64_t *out = malloc((size_t)*ny * sizeof *out);
+    avf_test_read(ctx, &ti, out);
+    /* the values are those of the plain pool */
+    float *v = malloc((size_t)*ny * sizeof *v), *w = malloc((size_t)*ny * sizeof *w);
+    avf_test_read(ctx, &ty, v);
+    assert_avf_ok(avf_op_pool(ctx, &p, &tx, &ty));
+    avf_test_read(ctx, &ty, w);
+    assert_memory_equal(v, w, (size_t)*ny * sizeof *v);
+    free(v);
+    free(w);
+    avf_tensor_release(&tx, ctx->stream);
+    avf_tensor_release(&ty, ctx->stream);
+    avf_tensor_release(&ti, ctx->stream);
+    return out;
+}
+
+static void maxpool_indices(int on_gpu) {
+    avf_test_env env;
+    avf_test_env_init(&env);
+    if (on_gpu && !env.gpu) {
+        avf_test_env_free(&env);
+        skip();
+    }
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const pool_case *c = &cases[i];
+        if (c->kind != AVF_POOL_MAX || c->ap)
+            continue;
+        float *x = case_input(c, 0x77 + i); /* random floats: no ties */
+        for (int order = 0; order < 2; order++) {
+            int64_t ny = 0;
+            int64_t *got = run_pool_ind(&env.cpu_ctx, c, x, order, &ny);
+            int64_t *want = malloc((size_t)ny * sizeof *want);
+            if (on_gpu) {
+                int64_t *gpu = run_pool_ind(&env.gpu_ctx, c, x, order, &ny);
+                memcpy(want, got, (size_t)ny * sizeof *want);
+                free(got);
+                got = gpu;
+            } else {
+                ref_indices(c, x, order, want);
+            }
+            if (memcmp(got, want, (size_t)ny * sizeof *want) != 0)
+                print_error("case '%s' storage_order %d\n", c->name, order);
+            assert_memory_equal(got, want, (size_t)ny * sizeof *want);
+            free(got);
+            free(want);
+        }
+        free(x);
+    }
+    /* AveragePool has no Indices; Indices must be i64 */
+    avf_pool_params p;
+    case_params(&cases[0], &p);
+    int64_t xs[4] = {2, 3, 6, 7}, ys[4] = {2, 3, 2, 3};
+    avf_tensor tx, ty, ti;
+    avf_test_tensor(&env.cpu_ctx, &tx, AVF_DTYPE_F32, 4, xs, NULL);
+    avf_test_tensor(&env.cpu_ctx, &ty, AVF_DTYPE_F32, 4, ys, NULL);
+    avf_test_tensor(&env.cpu_ctx, &ti, AVF_DTYPE_I32, 4, ys, NULL);
+    assert_avf_fails(avf_op_pool_indices(&env.cpu_ctx, &p, &tx, &ty, &ti), AVF_ERR_UNSUPPORTED);
+    p.kind = AVF_POOL_AVG;
+    assert_avf_fails(avf_op_pool_indices(&env.cpu_ctx, &p, &tx, &ty, &ti), AVF_ERR_INVALID_ARG);
+    avf_tensor_release(&tx, NULL);
+    avf_tensor_release(&ty, NULL);
+    avf_tensor_release(&ti, NULL);
+    avf_test_env_free(&env);
+}
+
+static void test_maxpool_indices(void **state) {
+    (void)state;
+    maxpool_indices(0);
+}
+
+/* The Indices path of the CUDA kernel against the CPU kernel. */
+static void test_maxpool_indices_cuda(void **state) {
+    (void)state;
+    maxpool_indices(1);
+}
+
 static void test_pool_shape_errors(void **state) {
     (void)state;
     avf_pool_params p;
@@ -270,6 +407,8 @@ int main(void) {
         cmocka_unit_test(test_pool_cpu),
         cmocka_unit_test(test_pool_cuda),
         cmocka_unit_test(test_maxpool_u8),
+        cmocka_unit_test(test_maxpool_indices),
+        cmocka_unit_test(test_maxpool_indices_cuda),
         cmocka_unit_test(test_pool_shape_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -188,6 +188,7 @@ static void test_cumsum(void **s) {
     (void)s;
     cumsum_cases(AVF_DTYPE_F32, 0);
     cumsum_cases(AVF_DTYPE_F16, 0);
+    cumsum_cases(AVF_DTYPE_F64, 0);
     cumsum_cases(AVF_DTYPE_I64, 0);
     cumsum_cases(AVF_DTYPE_I32, 0);
 }
@@ -197,6 +198,7 @@ static void test_cumsum_cuda(void **s) {
     need_gpu();
     cumsum_cases(AVF_DTYPE_F32, 1);
     cumsum_cases(AVF_DTYPE_F16, 1);
+    cumsum_cases(AVF_DTYPE_F64, 1); /* the f64 scan (ONNX's CumSum tests use f64) */
     cumsum_cases(AVF_DTYPE_I64, 1);
     cumsum_cases(AVF_DTYPE_I32, 1);
 }

@@ -1,6 +1,6 @@
 /* Shared by the reduce family's kernel tests (test_reduce, test_reduce_select,
  * test_softmax, test_norm): one test environment per program, random host
- * data in f32/f16/i64/i32 with its exact double values, and error measures. */
+ * data in f32/f64/f16/i64/i32 with its exact double values, and error measures. */
 #ifndef AVF_TEST_REDUCE_UTIL_H
 #define AVF_TEST_REDUCE_UTIL_H
 
@@ -46,6 +46,7 @@ static inline void *rand_buf(avf_dtype dt, int64_t n, uint64_t *seed, double lo,
             v = floor(v);
         switch (dt) {
         case AVF_DTYPE_F32: ((float *)buf)[i] = (float)v; v = (float)v; break;
+        case AVF_DTYPE_F64: ((double *)buf)[i] = v; break;
         case AVF_DTYPE_F16:
             ((uint16_t *)buf)[i] = avf_f32_to_f16((float)v);
             v = avf_f16_to_f32(((uint16_t *)buf)[i]);
@@ -63,6 +64,7 @@ static inline void *rand_buf(avf_dtype dt, int64_t n, uint64_t *seed, double lo,
 static inline double get_d(const void *buf, avf_dtype dt, int64_t i) {
     switch (dt) {
     case AVF_DTYPE_F32: return ((const float *)buf)[i];
+    case AVF_DTYPE_F64: return ((const double *)buf)[i];
     case AVF_DTYPE_F16: return avf_f16_to_f32(((const uint16_t *)buf)[i]);
     case AVF_DTYPE_I64: return (double)((const int64_t *)buf)[i];
     case AVF_DTYPE_I32: return ((const int32_t *)buf)[i];

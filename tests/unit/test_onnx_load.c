@@ -586,9 +586,12 @@ static void test_unsupported_op_and_attrs(void **state) {
     PUSH(g->output, g->n_output, vi("Y", -1, -1, NULL, NULL));
     Onnx__NodeProto *n = node(g, "Resize", "up", "X", "", "Y");
     PUSH(n->input, n->n_input, tstr("S"));
-    attr_str(n, "mode", "cubic");
-    expect_fail(model(g, 13), AVF_ERR_UNSUPPORTED,
-                (const char *const[]){"node 'up' (Resize)", "mode='cubic'", NULL});
+    attr_str(n, "mode", "linear");
+    Onnx__AttributeProto *aa = attr(n, "antialias", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    aa->has_i = 1;
+    aa->i = 1;
+    expect_fail(model(g, 18), AVF_ERR_UNSUPPORTED,
+                (const char *const[]){"node 'up' (Resize)", "antialias=1", NULL});
     /* wrong attribute type */
     Onnx__ModelProto *m3 = tiny_model();
     m3->graph->node[0]->op_type = tstr("Softmax");

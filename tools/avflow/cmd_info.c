@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "avflow.h"
+#include "avflow/video.h"
 #include "commands.h"
 
 static double gib(uint64_t b) { return (double)b / (1024.0 * 1024.0 * 1024.0); }
@@ -92,8 +93,34 @@ int avf_cmd_info(int argc, char **argv) {
                 print_device(dev, json, &first);
         }
     }
+    /* video engines: NVDEC through libnvcuvid, NVENC by opening a session */
+    if (!json)
+        printf("\nvideo:\n");
+    else
+        printf("\n  ],\n  \"video\": [");
+    for (int i = 0; i < counts[AVF_DEVICE_CUDA]; i++) {
+        avf_device *dev = NULL;
+        if (avf_device_get(AVF_DEVICE_CUDA, i, &dev) != AVF_OK)
+            continue;
+        char dec[256], enc[256];
+        int has_dec = avf_nvdec_available(dev) == AVF_OK;
+        snprintf(dec, sizeof dec, "%s", has_dec ? "" : avf_last_error());
+        int has_enc = avf_nvenc_available(dev) == AVF_OK;
+        snprintf(enc, sizeof enc, "%s", has_enc ? "" : avf_last_error());
+        if (json)
+            printf("%s{\"device\": \"%s\", \"nvdec\": %s, \"nvenc\": %s}", i ? ", " : "",
+                   avf_device_get_name(dev), has_dec ? "true" : "false", has_enc ? "true" : "false");
+        else
+            printf("  %-7s nvdec: %s%s%s\n  %-7s nvenc: %s%s%s\n", avf_device_get_name(dev),
+                   has_dec ? "available" : "none (", dec, has_dec ? "" : ")",
+                   avf_device_get_name(dev), has_enc ? "available" : "none (", enc,
+                   has_enc ? "" : ")");
+    }
+    if (!json && counts[AVF_DEVICE_CUDA] == 0)
+        printf("  nvdec: none (no CUDA device)\n  nvenc: none (no CUDA device)\n");
     if (json) {
-        printf("\n  ],\n  \"libraries\": {");
+        printf("]");
+        printf(",\n  \"libraries\": {");
         int firstlib = 1;
         for (char *line = strtok(versions, "\n"); line; line = strtok(NULL, "\n")) {
             char *eq = strchr(line, '=');

@@ -72,6 +72,10 @@ static void print_values(const avf_model *m, int outputs, int json) {
     }
 }
 
+/* Nodes after the load-time rewrite passes (-1: the rewritten model did
+ * not load), shown next to the file's own count. */
+static int64_t optimized_nodes = -1;
+
 static void print_json(const char *path, const avf_model *m, const avf_model_summary *s) {
     printf("{\n  \"model\": ");
     json_str(path);
@@ -87,8 +91,9 @@ static void print_json(const char *path, const avf_model *m, const avf_model_sum
     print_values(m, 0, 1);
     printf("\n  ],\n  \"outputs\": [");
     print_values(m, 1, 1);
-    printf("\n  ],\n  \"nodes\": %lld,\n  \"subgraphs\": %d,\n  \"ops\": [",
-           (long long)s->n_nodes, s->n_subgraphs);
+    printf("\n  ],\n  \"nodes\": %lld,\n  \"nodes_after_passes\": %lld,\n  \"subgraphs\": %d,"
+           "\n  \"ops\": [",
+           (long long)s->n_nodes, (long long)optimized_nodes, s->n_subgraphs);
     for (int i = 0; i < s->n_op_types; i++) {
         const avf_model_op_count *o = &s->ops[i];
         printf("%s\n    {\"op\": ", i ? "," : "");
@@ -124,6 +129,8 @@ static void print_text(const char *path, const avf_model *m, const avf_model_sum
     print_values(m, 1, 0);
     printf("\nops: %lld nodes, %d op types, %d subgraphs\n", (long long)s->n_nodes,
            s->n_op_types, s->n_subgraphs);
+    if (optimized_nodes >= 0)
+        printf("after load-time passes: %lld nodes\n", (long long)optimized_nodes);
     for (int i = 0; i < s->n_op_types; i++) {
         const avf_model_op_count *o = &s->ops[i];
         char name[160];
@@ -150,16 +157,20 @@ static void print_text(const char *path, const avf_model *m, const avf_model_sum
 }
 
 int avf_cmd_inspect(int argc, char **argv) {
-    int json = 0;
+    int json = 0, optimized = 0;
     const char *path = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--json") == 0) {
             json = 1;
+        } else if (strcmp(argv[i], "--optimized") == 0) {
+            optimized = 1;
         } else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
-            printf("usage: avflow inspect MODEL [--json]\n\n"
+            printf("usage: avflow inspect MODEL [--json] [--optimized]\n\n"
                    "Loads an ONNX model and prints its inputs and outputs (symbolic dims by\n"
                    "name), the ops it uses with whether avflow supports each (and why not),\n"
-                   "parameter count and bytes, and the opsets it imports. Exits 0 when avflow\n"
+                   "parameter count and bytes, and the opsets it imports, as the file has\n"
+                   "them, with the node count after the load-time rewrite passes\n"
+                   "(--optimized: describe the rewritten graph instead). Exits 0 when avflow\n"
                    "can run the model, 1 when some op or attribute is unsupported, 2 when the\n"
                    "file cannot be loaded.\n");
             return 0;
@@ -174,12 +185,21 @@ int avf_cmd_inspect(int argc, char **argv) {
         }
     }
     if (!path) {
-        fprintf(stderr, "usage: avflow inspect MODEL [--json]\n");
+        fprintf(stderr, "usage: avflow inspect MODEL [--json] [--optimized]\n");
         return 2;
     }
-    avf_model_options opts = {.flags = AVF_MODEL_ALLOW_UNSUPPORTED};
+    avf_model_options opts = {.flags = AVF_MODEL_ALLOW_UNSUPPORTED |
+                                       (optimized ? 0u : AVF_MODEL_NO_OPTIMIZE)};
     avf_model *m = NULL;
     avf_status st = avf_model_load(path, &opts, &m);
+    if (st == AVF_OK && !optimized) {
+        avf_model_options o2 = {.flags = AVF_MODEL_ALLOW_UNSUPPORTED};
+        avf_model *m2 = NULL;
+        avf_model_summary s2;
+        if (avf_model_load(path, &o2, &m2) == AVF_OK && avf_model_get_summary(m2, &s2) == AVF_OK)
+            optimized_nodes = s2.n_nodes;
+        avf_model_free(m2);
+    }
     if (st != AVF_OK) {
         fprintf(stderr, "avflow inspect: %s: %s (%s)\n", path, avf_last_error(),
                 avf_status_name(st));

@@ -4,14 +4,18 @@
  *
  * prepare keeps the attributes as given (spatial rank is unknown until the
  * input shapes are); infer resolves them against X's rank into the op's
- * params and computes the output shape. Limits: MaxPool's optional Indices
- * output is rejected (AVF_ERR_UNSUPPORTED); Resize rejects cubic mode,
- * tf_crop_and_resize and antialias (roi is otherwise ignored, as ONNX says).
+ * params and computes the output shape. MaxPool's optional Indices output
+ * (i64, storage_order 0 or 1) is computed with the values. Resize runs
+ * nearest, linear and cubic (opset 11+) with every coordinate mode; roi is
+ * read only by tf_crop_and_resize (as ONNX says). Limit: antialias is
+ * rejected.
  */
+#include <math.h>
 #include <stddef.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "graph/exec_op.h"
 #include "ops/conv.h"
 
@@ -172,7 +176,7 @@ static const avf_exec_op exec_convt = {"ConvTranspose", 0, 0, convt_prepare, con
 typedef struct pool_exec {
     spatial_attrs a;
     avf_pool_kind kind;
-    int global, ceil_mode, count_include_pad;
+    int global, ceil_mode, count_include_pad, storage_order;
     avf_pool_params p; /* resolved by infer */
 } pool_exec;
 
@@ -182,9 +186,9 @@ static avf_status pool_prepare_any(const avf_graph_node *node, void *params, avf
     memset(e, 0, sizeof *e);
     e->kind = kind;
     e->global = global;
-    if (node->n_outputs > 1 && node->outputs[1] >= 0)
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (MaxPool): the Indices output is not "
-                        "supported", node->name);
+    if (node->n_outputs > 1 && node->outputs[1] >= 0 && (kind != AVF_POOL_MAX || global))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): only MaxPool has an Indices "
+                        "output", node->name, node->op_type);
     if (global)
         return AVF_OK;
     AVF_TRY(read_spatial(node, &e->a));
@@ -196,6 +200,11 @@ static avf_status pool_prepare_any(const avf_graph_node *node, void *params, avf
     e->ceil_mode = v != 0;
     AVF_TRY(avf_exec_attr_int(node, "count_include_pad", 0, &v));
     e->count_include_pad = v != 0;
+    AVF_TRY(avf_exec_attr_int(node, "storage_order", 0, &v));
+    if (v != 0 && v != 1)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): storage_order %lld (0 or 1)",
+                        node->name, node->op_type, (long long)v);
+    e->storage_order = (int)v;
     return AVF_OK;
 }
 
@@ -232,6 +241,7 @@ static avf_status pool_infer(void *params, avf_exec_call *call) {
     p->global = e->global;
     p->ceil_mode = e->ceil_mode;
     p->count_include_pad = e->count_include_pad;
+    p->storage_order = e->storage_order;
     p->auto_pad = e->a.auto_pad;
     if (!e->global) {
         AVF_TRY(spatial_list(call, "kernel_shape", e->a.n_kernel, e->a.kernel, nsp, 1, p->kernel));
@@ -244,14 +254,28 @@ static avf_status pool_infer(void *params, avf_exec_call *call) {
     AVF_TRY(avf_pool_shape(p, x->ndim, x->shape, &n, dims));
     if (avf_exec_out(call, 0))
         avf_exec_set_out(call->out[0], x->dtype, n, dims);
+    if (avf_exec_out(call, 1))
+        avf_exec_set_out(call->out[1], AVF_DTYPE_I64, n, dims);
     return AVF_OK;
 }
 
 static avf_status pool_run(const void *params, avf_exec_call *call) {
     const pool_exec *e = (const pool_exec *)params;
-    if (!avf_exec_out(call, 0))
+    avf_tensor *y = avf_exec_out(call, 0), *ind = avf_exec_out(call, 1);
+    if (!y && !ind)
         return AVF_OK;
-    return avf_op_pool(call->ctx, &e->p, avf_exec_in(call, 0), call->out[0]);
+    if (!ind)
+        return avf_op_pool(call->ctx, &e->p, avf_exec_in(call, 0), y);
+    if (y)
+        return avf_op_pool_indices(call->ctx, &e->p, avf_exec_in(call, 0), y, ind);
+    /* only Indices wanted: the values still need a home */
+    avf_tensor tmp;
+    memset(&tmp, 0, sizeof tmp);
+    AVF_TRY(avf_tensor_alloc(&tmp, call->ctx->pool, avf_exec_in(call, 0)->dtype, ind->ndim,
+                             ind->shape, call->ctx->stream));
+    avf_status st = avf_op_pool_indices(call->ctx, &e->p, avf_exec_in(call, 0), &tmp, ind);
+    avf_tensor_release(&tmp, call->ctx->stream);
+    return st;
 }
 
 static const avf_exec_op exec_maxpool = {"MaxPool", 0, 0, maxpool_prepare, pool_infer, pool_run};
@@ -284,8 +308,12 @@ static avf_status resize_prepare_any(const avf_graph_node *node, int64_t opset, 
     AVF_TRY(avf_exec_attr_string(node, "mode", "nearest", &mode));
     avf_status st = avf_resize_mode_parse(mode, &r->p.mode);
     if (st != AVF_OK)
-        return AVF_FAIL(st, "node '%s' (%s): mode '%s' is not supported (nearest, linear are)",
-                        node->name, node->op_type, mode);
+        return AVF_FAIL(st, "node '%s' (%s): mode '%s' is not supported (nearest, linear, "
+                        "cubic are)", node->name, node->op_type, mode);
+    /* cubic came with Resize-11; Upsample and Resize-10 never had it */
+    if (r->p.mode == AVF_RESIZE_CUBIC && (upsample || opset < 11))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (%s): mode 'cubic' needs Resize-11",
+                        node->name, node->op_type);
     if (upsample || opset < 11) {
         /* Upsample and Resize-10: asymmetric coordinates, floor rounding
          * (what ONNX's 10 -> 11 version converter spells out) */
@@ -301,6 +329,14 @@ static avf_status resize_prepare_any(const avf_graph_node *node, int64_t opset, 
         if (st != AVF_OK)
             return AVF_FAIL(st, "node '%s' (Resize): coordinate_transformation_mode '%s', "
                             "nearest_mode '%s' are not supported", node->name, coord, nearest);
+        float a = -0.75f, ext = 0.f;
+        int64_t excl = 0;
+        AVF_TRY(avf_exec_attr_float(node, "cubic_coeff_a", -0.75f, &a));
+        AVF_TRY(avf_exec_attr_int(node, "exclude_outside", 0, &excl));
+        AVF_TRY(avf_exec_attr_float(node, "extrapolation_value", 0.f, &ext));
+        r->p.cubic_a = a;
+        r->p.exclude_outside = excl != 0;
+        r->p.extrapolation = ext;
         int64_t antialias = 0;
         AVF_TRY(avf_exec_attr_int(node, "antialias", 0, &antialias));
         if (antialias)
@@ -352,6 +388,36 @@ static avf_status host_floats(const avf_exec_call *call, int i, float *out, int 
     return AVF_OK;
 }
 
+/* tf_crop_and_resize's roi (input 1): starts then ends, one pair per axis
+ * (per listed axis with the axes attribute), as fractions of in - 1; axes
+ * it does not cover keep the whole range [0, 1]. */
+static avf_status read_roi(resize_exec *r, const avf_exec_call *call, int xnd) {
+    const avf_tensor *t = call->n_in > 1 ? call->in_host[1] : NULL;
+    for (int a = 0; a < xnd; a++) {
+        r->p.roi[a] = 0.0;
+        r->p.roi[xnd + a] = 1.0;
+    }
+    int m = r->n_axes >= 0 ? r->n_axes : xnd;
+    int64_t cnt = t ? avf_tensor_numel(t) : 0;
+    if (cnt != 2 * m || (t->dtype != AVF_DTYPE_F32 && t->dtype != AVF_DTYPE_F64 &&
+                         t->dtype != AVF_DTYPE_F16))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Resize): tf_crop_and_resize needs roi "
+                        "of %d floats, has %lld", call->node->name, 2 * m, (long long)cnt);
+    for (int i = 0; i < 2 * m; i++) {
+        double v = t->dtype == AVF_DTYPE_F32   ? ((const float *)t->data)[i]
+                   : t->dtype == AVF_DTYPE_F64 ? ((const double *)t->data)[i]
+                                               : avf_f16_to_f32(((const uint16_t *)t->data)[i]);
+        int ax = i % m, end = i >= m;
+        if (r->n_axes >= 0)
+            AVF_TRY(avf_norm_axis(r->axes[ax], xnd, &ax));
+        if (!isfinite(v))
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Resize): roi value %g",
+                            call->node->name, v);
+        r->p.roi[end ? xnd + ax : ax] = v;
+    }
+    return AVF_OK;
+}
+
 static avf_status resize_infer(void *params, avf_exec_call *call) {
     resize_exec *r = (resize_exec *)params;
     const avf_tensor *x = avf_exec_in(call, 0);
@@ -382,6 +448,8 @@ static avf_status resize_infer(void *params, avf_exec_call *call) {
         st = AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (Resize): %d axes but %d scales/sizes",
                       call->node->name, r->n_axes, ns ? ns : nz);
     AVF_TRY(st);
+    if (r->p.coord == AVF_RESIZE_TF_CROP_AND_RESIZE)
+        AVF_TRY(read_roi(r, call, x->ndim));
     int n = 0;
     int64_t dims[AVF_MAX_DIMS];
     AVF_TRY(avf_resize_shape(&r->p, x->ndim, x->shape, &n, dims));

@@ -10,8 +10,9 @@ avf_status avf_cpu_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tenso
                         const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
 avf_status avf_cpu_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                                   const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+/* ind: MaxPool's Indices (i64, Y's shape) or NULL. */
 avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
-                        const avf_tensor *x, avf_tensor *y);
+                        const avf_tensor *x, avf_tensor *y, avf_tensor *ind);
 avf_status avf_cpu_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
                           avf_tensor *y);
 

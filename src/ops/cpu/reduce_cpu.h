@@ -18,6 +18,7 @@ static inline double avf_cpu_ld(const void *p, avf_dtype dt, int64_t i) {
     switch (dt) {
     case AVF_DTYPE_F32: return ((const float *)p)[i];
     case AVF_DTYPE_F16: return avf_f16_to_f32(((const uint16_t *)p)[i]);
+    case AVF_DTYPE_F64: return ((const double *)p)[i];
     case AVF_DTYPE_I64: return (double)((const int64_t *)p)[i];
     case AVF_DTYPE_I32: return ((const int32_t *)p)[i];
     default: return NAN;
@@ -28,6 +29,7 @@ static inline void avf_cpu_st(void *p, avf_dtype dt, int64_t i, double v) {
     switch (dt) {
     case AVF_DTYPE_F32: ((float *)p)[i] = (float)v; break;
     case AVF_DTYPE_F16: ((uint16_t *)p)[i] = avf_f32_to_f16((float)v); break;
+    case AVF_DTYPE_F64: ((double *)p)[i] = v; break;
     default: break;
     }
 }

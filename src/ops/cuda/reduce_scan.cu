@@ -28,15 +28,18 @@ template <> struct key_of<long long> { typedef long long type; };
 /* ------------------------------------------------------------ CumSum */
 
 template <typename T> struct scan_acc { typedef float type; };
+template <> struct scan_acc<double> { typedef double type; };
 template <> struct scan_acc<long long> { typedef unsigned long long type; };
 template <> struct scan_acc<int> { typedef unsigned long long type; };
 
 __device__ __forceinline__ float scan_in(float v) { return v; }
 __device__ __forceinline__ float scan_in(__half v) { return __half2float(v); }
+__device__ __forceinline__ double scan_in(double v) { return v; }
 __device__ __forceinline__ unsigned long long scan_in(long long v) { return (unsigned long long)v; }
 __device__ __forceinline__ unsigned long long scan_in(int v) { return (unsigned long long)(long long)v; }
 __device__ __forceinline__ void scan_out(float *p, long long i, float v) { p[i] = v; }
 __device__ __forceinline__ void scan_out(__half *p, long long i, float v) { p[i] = __float2half(v); }
+__device__ __forceinline__ void scan_out(double *p, long long i, double v) { p[i] = v; }
 __device__ __forceinline__ void scan_out(long long *p, long long i, unsigned long long v) {
     p[i] = (long long)v;
 }
@@ -165,6 +168,8 @@ extern "C" avf_status avf_cuda_cumsum(avf_op_ctx *ctx, int64_t outer, int64_t n,
         return launch_cumsum<float>(ctx, outer, n, inner, exclusive, reverse, x->data, y->data);
     case AVF_DTYPE_F16:
         return launch_cumsum<__half>(ctx, outer, n, inner, exclusive, reverse, x->data, y->data);
+    case AVF_DTYPE_F64:
+        return launch_cumsum<double>(ctx, outer, n, inner, exclusive, reverse, x->data, y->data);
     case AVF_DTYPE_I64:
         return launch_cumsum<long long>(ctx, outer, n, inner, exclusive, reverse, x->data, y->data);
     case AVF_DTYPE_I32:

@@ -1,12 +1,14 @@
-/* CUDA Resize (nearest, linear): one thread per output element; source
- * coordinates from the mapping shared with the CPU kernel (ops/resize_map.h),
- * in double so both devices pick the same pixels. Nearest copies elements of
- * any width; linear blends in f32 over the axes that move. */
+/* CUDA Resize (nearest, linear, cubic): one thread per output element;
+ * source coordinates and tap weights from the mapping shared with the CPU
+ * kernel (ops/resize_map.h), in double so both devices pick the same pixels.
+ * Nearest copies elements of any width; linear and cubic blend in f32 over
+ * the axes that move. */
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <stdint.h>
+#include <string.h>
 
 #include "core/cuda/check.h"
 #include "core/error.h"
@@ -16,9 +18,12 @@
 namespace {
 
 struct resize_geo {
-    int nd, coord, nearest;
+    int nd, mode, coord, nearest, exclude_outside;
     int64_t in[AVF_MAX_DIMS], out[AVF_MAX_DIMS], istr[AVF_MAX_DIMS];
-    double scale[AVF_MAX_DIMS];
+    double scale[AVF_MAX_DIMS], roi[2 * AVF_MAX_DIMS];
+    double cubic_a;
+    float ext;          /* extrapolation value (linear, cubic) */
+    uint64_t ext_bits;  /* the same as one element of X's dtype (nearest) */
     int64_t total;
 };
 
@@ -27,50 +32,88 @@ __global__ void nearest_kernel(const T *__restrict__ x, T *__restrict__ y, resiz
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < g.total;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t rem = i, off = 0;
+        bool out = false;
         for (int a = g.nd - 1; a >= 0; a--) {
             int64_t o = rem % g.out[a];
             rem /= g.out[a];
-            double xs = avf_resize_src(g.coord, (double)o, g.in[a], g.out[a], g.scale[a]);
+            double xs = avf_resize_src(g.coord, (double)o, g.in[a], g.out[a], g.scale[a],
+                                       g.roi[a], g.roi[g.nd + a]);
+            out = out || avf_resize_outside(g.coord, xs, g.in[a]);
             off += avf_resize_nearest_index(g.nearest, xs, g.in[a]) * g.istr[a];
         }
-        y[i] = x[off];
+        if (out) {
+            T e;
+            memcpy(&e, &g.ext_bits, sizeof e); /* little-endian: the low bytes */
+            y[i] = e;
+        } else {
+            y[i] = x[off];
+        }
     }
 }
 
-template <typename T>
-__global__ void linear_kernel(const T *__restrict__ x, T *__restrict__ y, resize_geo g) {
+/* Linear (K = 2) and cubic (K = 4): the K^k tap combinations of the k axes
+ * that move, blended in f32. */
+template <typename T, int K>
+__global__ void interp_kernel(const T *__restrict__ x, T *__restrict__ y, resize_geo g) {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < g.total;
          i += (int64_t)gridDim.x * blockDim.x) {
         int64_t rem = i, base = 0;
-        int64_t d0[AVF_MAX_DIMS], d1[AVF_MAX_DIMS]; /* offsets of the two taps */
-        float w1[AVF_MAX_DIMS];
+        int64_t d[AVF_MAX_DIMS][K]; /* tap offsets */
+        float w[AVF_MAX_DIMS][K];
         int na = 0;
-        for (int a = g.nd - 1; a >= 0; a--) {
+        bool out = false;
+        for (int a = g.nd - 1; a >= 0 && !out; a--) {
             int64_t o = rem % g.out[a];
             rem /= g.out[a];
-            double xs = avf_resize_src(g.coord, (double)o, g.in[a], g.out[a], g.scale[a]);
-            int64_t i0, i1;
-            double w;
-            avf_resize_linear_taps(xs, g.in[a], &i0, &i1, &w);
-            if (w == 0.0 || i0 == i1) {
-                base += i0 * g.istr[a];
+            int64_t idx[4];
+            double wt[4];
+            int n = avf_resize_taps(g.mode, g.coord, (double)o, g.in[a], g.out[a], g.scale[a],
+                                    g.roi[a], g.roi[g.nd + a], g.cubic_a, g.exclude_outside,
+                                    idx, wt);
+            if (n == 0) {
+                out = true;
+                break;
+            }
+            /* an axis reading one tap with weight 1 adds no combinations */
+            int single = -1;
+            for (int k = 0; k < K; k++)
+                if (wt[k] == 1.0) {
+                    single = k;
+                    for (int q = 0; q < K; q++)
+                        if (q != k && wt[q] != 0.0)
+                            single = -1;
+                    break;
+                }
+            if (single >= 0) {
+                base += idx[single] * g.istr[a];
             } else {
-                d0[na] = i0 * g.istr[a];
-                d1[na] = i1 * g.istr[a];
-                w1[na] = (float)w;
+                for (int k = 0; k < K; k++) {
+                    d[na][k] = idx[k] * g.istr[a];
+                    w[na][k] = (float)wt[k];
+                }
                 na++;
             }
         }
+        if (out) {
+            y[i] = (T)g.ext;
+            continue;
+        }
+        int combos = 1;
+        for (int t = 0; t < na; t++)
+            combos *= K;
         float acc = 0.0f;
-        for (int c = 0; c < (1 << na); c++) {
+        for (int c = 0; c < combos; c++) {
             int64_t off = base;
-            float w = 1.0f;
+            float wc = 1.0f;
+            int r = c;
             for (int t = 0; t < na; t++) {
-                bool hi = (c >> t) & 1;
-                off += hi ? d1[t] : d0[t];
-                w *= hi ? w1[t] : 1.0f - w1[t];
+                int k = r % K;
+                r /= K;
+                off += d[t][k];
+                wc *= w[t][k];
             }
-            acc += w * (float)x[off];
+            if (wc != 0.0f)
+                acc += wc * (float)x[off];
         }
         y[i] = (T)acc;
     }
@@ -89,8 +132,11 @@ avf_status nearest(cudaStream_t st, const void *x, void *y, const resize_geo &g)
 }
 
 template <typename T>
-avf_status linear(cudaStream_t st, const void *x, void *y, const resize_geo &g) {
-    linear_kernel<T><<<blocks_for(g.total), 256, 0, st>>>((const T *)x, (T *)y, g);
+avf_status interp(cudaStream_t st, const void *x, void *y, const resize_geo &g) {
+    if (g.mode == AVF_RESIZE_CUBIC)
+        interp_kernel<T, 4><<<blocks_for(g.total), 256, 0, st>>>((const T *)x, (T *)y, g);
+    else
+        interp_kernel<T, 2><<<blocks_for(g.total), 256, 0, st>>>((const T *)x, (T *)y, g);
     AVF_CUDA_TRY(cudaGetLastError());
     return AVF_OK;
 }
@@ -101,8 +147,24 @@ extern "C" avf_status avf_cuda_resize(avf_op_ctx *ctx, const avf_resize_params *
                                       const avf_tensor *x, avf_tensor *y) {
     resize_geo g;
     g.nd = p->ndim;
+    g.mode = (int)p->mode;
     g.coord = (int)p->coord;
     g.nearest = (int)p->nearest;
+    g.exclude_outside = p->exclude_outside != 0;
+    g.cubic_a = p->cubic_a;
+    g.ext = (float)p->extrapolation;
+    g.ext_bits = 0;
+    for (int a = 0; a < 2 * p->ndim; a++)
+        g.roi[a] = p->roi[a];
+    if (x->dtype == AVF_DTYPE_F32) {
+        memcpy(&g.ext_bits, &g.ext, 4);
+    } else if (x->dtype == AVF_DTYPE_F16) {
+        __half h = __float2half(g.ext);
+        memcpy(&g.ext_bits, &h, 2);
+    } else if (x->dtype == AVF_DTYPE_BF16) {
+        __nv_bfloat16 h = __float2bfloat16(g.ext);
+        memcpy(&g.ext_bits, &h, 2);
+    }
     g.total = avf_tensor_numel(y);
     int64_t s = 1;
     for (int a = p->ndim - 1; a >= 0; a--) {
@@ -123,9 +185,9 @@ extern "C" avf_status avf_cuda_resize(avf_op_ctx *ctx, const avf_resize_params *
         }
     } else {
         switch (x->dtype) {
-        case AVF_DTYPE_F32: return linear<float>(st, x->data, y->data, g);
-        case AVF_DTYPE_F16: return linear<__half>(st, x->data, y->data, g);
-        case AVF_DTYPE_BF16: return linear<__nv_bfloat16>(st, x->data, y->data, g);
+        case AVF_DTYPE_F32: return interp<float>(st, x->data, y->data, g);
+        case AVF_DTYPE_F16: return interp<__half>(st, x->data, y->data, g);
+        case AVF_DTYPE_BF16: return interp<__nv_bfloat16>(st, x->data, y->data, g);
         default: break;
         }
     }

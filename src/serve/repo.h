@@ -1,0 +1,88 @@
+/* avflow serve: the model repository and the residency of its models.
+ *
+ * Layout (Triton's): <repo>/<model>/config.json (optional, see config.h)
+ * and <repo>/<model>/<version>/model.onnx, versions being positive integers.
+ * The highest version is served; a request for another version is answered
+ * 404. Model names are 1-127 bytes of [A-Za-z0-9_.-] not starting with '.',
+ * so a name can never leave the repository directory.
+ *
+ * Models load on demand: the first request for a model loads it (model,
+ * config, batcher) while concurrent requests for it wait for that one load.
+ * A failed load is remembered (its reason is served) until an explicit load
+ * retries it. Unload detaches the model at once (new requests load it
+ * again); its memory is freed when the last request using it finishes, after
+ * the batcher has drained.
+ *
+ * Memory pressure: avf_srv_repo_evict_lru() unloads the least recently used
+ * idle, unpinned model. It is the hook for a VRAM budget; nothing calls it
+ * on its own yet (see docs/ARCHITECTURE.md).
+ */
+#ifndef AVF_SERVE_REPO_H
+#define AVF_SERVE_REPO_H
+
+#include "avflow/device.h"
+#include "avflow/model.h"
+#include "avflow/pool.h"
+#include "serve/batcher.h"
+#include "serve/buf.h"
+#include "serve/config.h"
+#include "serve/metrics.h"
+
+#define AVF_SRV_MAX_MODELS 4096
+
+typedef struct avf_srv_repo avf_srv_repo;
+
+typedef struct avf_srv_instance {
+    char name[128];
+    char version[24];
+    avf_model *model;
+    avf_srv_model_config cfg;
+    avf_srv_batcher *batcher;
+    avf_srv_metrics *metrics;   /* the entry's; lives as long as the repo */
+} avf_srv_instance;
+
+typedef enum avf_srv_state {
+    AVF_SRV_UNLOADED = 0,
+    AVF_SRV_LOADING,
+    AVF_SRV_READY,
+    AVF_SRV_FAILED,
+} avf_srv_state;
+
+/* Scan `dir` (must exist). dev/pool: where models run (pool outlives the
+ * repo). */
+avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
+                               avf_srv_repo **out);
+/* Unload everything (draining each batcher) and free. No request may hold
+ * an instance. */
+void avf_srv_repo_free(avf_srv_repo *r);
+
+/* The model `name` (version NULL or "": the served one), loading it when
+ * `load` is set and it is not loaded. On AVF_OK *out holds a reference:
+ * give it back with avf_srv_repo_release. AVF_ERR_NOT_FOUND: no such model
+ * or version; AVF_ERR_CLOSED (-> 503) when not loaded and `load` is 0 or
+ * the load failed (the message says why). */
+avf_status avf_srv_repo_acquire(avf_srv_repo *r, const char *name, const char *version,
+                                int load, avf_srv_instance **out);
+void avf_srv_repo_release(avf_srv_repo *r, avf_srv_instance *inst);
+
+/* Explicit load (retries a failed load; a loaded model stays as it is). */
+avf_status avf_srv_repo_load(avf_srv_repo *r, const char *name);
+/* AVF_ERR_NOT_FOUND for an unknown model; unloading an unloaded model is
+ * AVF_OK. */
+avf_status avf_srv_repo_unload(avf_srv_repo *r, const char *name);
+/* Unload the least recently used idle, unpinned loaded model; AVF_ERR_NOT_FOUND when none. */
+avf_status avf_srv_repo_evict_lru(avf_srv_repo *r);
+
+/* Rescan the directory, then append the index as a JSON array:
+ * [{"name", "version", "state": "READY"|"UNAVAILABLE"|"LOADING", "reason"}].
+ * ready_only: only READY models. */
+avf_status avf_srv_repo_index(avf_srv_repo *r, int ready_only, avf_srv_buf *out);
+/* Prometheus text for every model ever seen. */
+void avf_srv_repo_metrics(avf_srv_repo *r, avf_srv_buf *out);
+/* {"model_stats": [{"name", "version", "state", counts, averages}]} */
+void avf_srv_repo_performance(avf_srv_repo *r, avf_srv_buf *out);
+
+/* 1 when `name` is a valid model name. */
+int avf_srv_model_name_ok(const char *name);
+
+#endif

@@ -1,0 +1,280 @@
+/* The HTTP server on libmicrohttpd: epoll with an internal thread pool,
+ * suspend/resume for requests waiting on a batch, request bodies bounded as
+ * they arrive, and a drain on shutdown (stop listening, wait for in-flight
+ * requests, stop). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "avflow/device.h"
+#include "avflow/log.h"
+#include "core/error.h"
+#include "serve/config.h"
+#include "serve/server_impl.h"
+
+static void conn_free(avf_srv_conn *c) {
+    if (c->req)
+        avf_srv_request_unref(c->req);
+    if (c->inst)
+        avf_srv_repo_release(c->s->repo, c->inst);
+    free(c->body);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+static enum MHD_Result send_reply(struct MHD_Connection *conn, avf_srv_reply *r) {
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
+                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) {
+        free(r->body);
+        return MHD_NO;
+    }
+    if (r->content_type)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, r->content_type);
+    char num[32];
+    if (r->json_len) {
+        snprintf(num, sizeof num, "%zu", r->json_len);
+        MHD_add_response_header(resp, "Inference-Header-Content-Length", num);
+    }
+    if (r->retry_after) {
+        snprintf(num, sizeof num, "%d", r->retry_after);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, num);
+    }
+    if (r->auth_challenge)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    enum MHD_Result ret = MHD_queue_response(conn, (unsigned)r->status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+static enum MHD_Result reply_now(struct MHD_Connection *conn, int status, const char *msg) {
+    avf_srv_reply r;
+    avf_srv_reply_error(&r, status, msg);
+    return send_reply(conn, &r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **state) {
+    avf_server *s = cls;
+    avf_srv_conn *c = *state;
+    if (!c) {
+        /* Headers are in: a body announced too large is refused before it is read. */
+        c = calloc(1, sizeof *c);
+        if (!c)
+            return MHD_NO;
+        c->s = s;
+        c->conn = conn;
+        pthread_mutex_init(&c->mu, NULL);
+        *state = c;
+        pthread_mutex_lock(&s->mu);
+        s->inflight++;
+        pthread_mutex_unlock(&s->mu);
+        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl && strtoull(cl, NULL, 10) > s->o.max_body_bytes) {
+            c->too_big = 1;
+            c->replied = 1;
+            char msg[128];
+            snprintf(msg, sizeof msg, "the request body exceeds %llu bytes",
+                     (unsigned long long)s->o.max_body_bytes);
+            return reply_now(conn, 413, msg);
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        if (c->too_big || n > s->o.max_body_bytes - c->len) {
+            c->too_big = 1; /* chunked bodies: keep reading, answer 413 at the end */
+            free(c->body);
+            c->body = NULL;
+            c->len = c->cap = 0;
+            return MHD_YES;
+        }
+        if (c->len + n > c->cap) {
+            size_t cap = c->cap ? c->cap : 4096;
+            while (cap < c->len + n)
+                cap *= 2;
+            if (cap > s->o.max_body_bytes)
+                cap = (size_t)s->o.max_body_bytes;
+            char *p = realloc(c->body, cap);
+            if (!p)
+                return MHD_NO;
+            c->body = p;
+            c->cap = cap;
+        }
+        memcpy(c->body + c->len, upload_data, n);
+        c->len += n;
+        return MHD_YES;
+    }
+    if (c->replied)
+        return MHD_YES; /* the 413 went out before the body */
+    avf_srv_reply r;
+    if (c->phase == CONN_FINISHED) {
+        avf_srv_handle_finished(c, &r);
+        return send_reply(conn, &r);
+    }
+    if (c->phase == CONN_QUEUED)
+        return MHD_YES; /* cannot happen: a queued connection stays suspended */
+    c->header_len = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                "Inference-Header-Content-Length");
+    c->authorization = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                   MHD_HTTP_HEADER_AUTHORIZATION);
+    c->content_encoding = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_CONTENT_ENCODING);
+    if (avf_srv_handle(c, method, url, &r))
+        return MHD_YES; /* suspended until its batch has run */
+    return send_reply(conn, &r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
+                         enum MHD_RequestTerminationCode code) {
+    avf_server *s = cls;
+    avf_srv_conn *c = *state;
+    if (!c)
+        return;
+    *state = NULL;
+    conn_free(c);
+    pthread_mutex_lock(&s->mu);
+    if (--s->inflight == 0)
+        pthread_cond_broadcast(&s->idle);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap) {
+    char msg[512];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    size_t n = strlen(msg);
+    if (n && msg[n - 1] == '\n')
+        msg[n - 1] = '\0';
+    fprintf(stderr, "avflow serve: http: %s\n", msg);
+}
+
+/* Fill a socket address for host:port (IPv4, IPv6 or "localhost"). */
+static avf_status bind_address(const avf_server_options *o, struct sockaddr_storage *ss,
+                               int *ipv6) {
+    memset(ss, 0, sizeof *ss);
+    const char *host = strcmp(o->host, "localhost") == 0 ? "127.0.0.1" : o->host;
+    struct sockaddr_in *a4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons((uint16_t)o->port);
+        *ipv6 = 0;
+        return AVF_OK;
+    }
+    if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
+        a6->sin6_family = AF_INET6;
+        a6->sin6_port = htons((uint16_t)o->port);
+        *ipv6 = 1;
+        return AVF_OK;
+    }
+    return AVF_FAIL(AVF_ERR_INVALID_ARG, "host '%s' is not an IP address (or localhost)",
+                    o->host);
+}
+
+avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
+    *out = NULL;
+    AVF_CHECK_ARG(o);
+    AVF_TRY(avf_srv_options_check(o));
+    struct sockaddr_storage ss;
+    int ipv6 = 0;
+    AVF_TRY(bind_address(o, &ss, &ipv6));
+    avf_server *s = calloc(1, sizeof *s);
+    if (!s)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "server: out of memory");
+    s->o = *o;
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_cond_init(&s->idle, NULL);
+    avf_status st = avf_device_parse(o->device, &s->dev);
+    if (st == AVF_OK)
+        st = avf_pool_create(s->dev, NULL, &s->pool);
+    if (st == AVF_OK)
+        st = avf_srv_repo_create(o->model_repository, s->dev, s->pool, &s->repo);
+    if (st == AVF_OK) {
+        unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
+                         MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
+        s->daemon = MHD_start_daemon(
+            flags, (uint16_t)o->port, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ss, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
+            MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned)120, MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
+            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL, MHD_OPTION_END);
+        if (!s->daemon)
+            st = AVF_FAIL(AVF_ERR_IO, "cannot listen on %s:%d (in use, or not permitted?)",
+                          o->host, o->port);
+    }
+    if (st == AVF_OK) {
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon,
+                                                               MHD_DAEMON_INFO_BIND_PORT);
+        s->port = info ? info->port : o->port;
+    }
+    if (st != AVF_OK) {
+        avf_srv_repo_free(s->repo);
+        avf_pool_free_all(s->pool);
+        pthread_cond_destroy(&s->idle);
+        pthread_mutex_destroy(&s->mu);
+        free(s);
+        return st;
+    }
+    *out = s;
+    return AVF_OK;
+}
+
+int avf_server_port(const avf_server *s) { return s ? s->port : 0; }
+
+avf_status avf_server_shutdown(avf_server *s, int64_t drain_ms) {
+    AVF_CHECK_ARG(s);
+    if (s->stopped)
+        return AVF_OK;
+    atomic_store(&s->draining, 1);
+    /* Stop accepting: connections already open still finish their requests. */
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    if (drain_ms >= 0) {
+        until.tv_sec += drain_ms / 1000;
+        until.tv_nsec += (drain_ms % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+    }
+    avf_status st = AVF_OK;
+    pthread_mutex_lock(&s->mu);
+    while (s->inflight > 0 && st == AVF_OK) {
+        if (drain_ms < 0)
+            pthread_cond_wait(&s->idle, &s->mu);
+        else if (pthread_cond_timedwait(&s->idle, &s->mu, &until) != 0)
+            st = AVF_FAIL(AVF_ERR_TIMEOUT, "%d requests still in flight after %lld ms",
+                          s->inflight, (long long)drain_ms);
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (st != AVF_OK) /* suspended connections must see their batch end before MHD stops */
+        return st;
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    s->stopped = 1;
+    return AVF_OK;
+}
+
+void avf_server_free(avf_server *s) {
+    if (!s)
+        return;
+    if (!s->stopped)
+        avf_server_shutdown(s, -1);
+    avf_srv_repo_free(s->repo);
+    avf_pool_free_all(s->pool);
+    pthread_cond_destroy(&s->idle);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}

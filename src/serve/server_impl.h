@@ -1,0 +1,73 @@
+/* Internal to src/serve: the server object and one HTTP request's state,
+ * shared by the libmicrohttpd plumbing (server.c) and the endpoints
+ * (handlers.c). */
+#ifndef AVF_SERVE_SERVER_IMPL_H
+#define AVF_SERVE_SERVER_IMPL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include <microhttpd.h>
+
+#include "avflow/serve.h"
+#include "serve/repo.h"
+#include "serve/request.h"
+
+struct avf_server {
+    avf_server_options o;
+    avf_device *dev;
+    avf_pool *pool;
+    avf_srv_repo *repo;
+    struct MHD_Daemon *daemon;
+    int port;
+    atomic_int draining;
+    pthread_mutex_t mu;          /* guards inflight for the drain wait */
+    pthread_cond_t idle;
+    int inflight;                /* requests between first byte and completion */
+    int stopped;
+};
+
+typedef enum conn_phase {
+    CONN_RECEIVING = 0,          /* body arriving */
+    CONN_QUEUED,                 /* suspended, its request in a batcher */
+    CONN_FINISHED,               /* the batcher is done with the request */
+} conn_phase;
+
+typedef struct avf_srv_conn {
+    avf_server *s;
+    struct MHD_Connection *conn;
+    char *body;
+    size_t len, cap;
+    int too_big;
+    int replied;                 /* a response is queued already */
+    /* Headers the endpoints need, read before routing. */
+    const char *header_len;      /* Inference-Header-Content-Length */
+    const char *authorization;
+    const char *content_encoding;
+    avf_srv_request *req;        /* our reference */
+    avf_srv_instance *inst;      /* our reference while req is alive */
+    pthread_mutex_t mu;          /* orders suspend (HTTP thread) before resume (worker) */
+    conn_phase phase;
+    int suspended;
+} avf_srv_conn;
+
+typedef struct avf_srv_reply {
+    int status;
+    char *body;                  /* malloc'd, handed to the response */
+    size_t len;
+    size_t json_len;             /* > 0: send Inference-Header-Content-Length */
+    const char *content_type;
+    int retry_after;             /* seconds, for 429 */
+    int auth_challenge;          /* 401: WWW-Authenticate: Bearer */
+} avf_srv_reply;
+
+/* Route a complete request. Returns 1 when the request went to a batcher
+ * and the connection is suspended (no reply yet), else 0 with *out set. */
+int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv_reply *out);
+/* The reply of a request the batcher finished. */
+void avf_srv_handle_finished(avf_srv_conn *c, avf_srv_reply *out);
+/* {"error": msg} with `status`. */
+void avf_srv_reply_error(avf_srv_reply *out, int status, const char *msg);
+
+#endif
