@@ -2,7 +2,7 @@
 # Pack what the GPU machine needs into .bundle/ (git-ignored): the avflow
 # binaries, the test and benchmark executables, and the Debian runtime
 # libraries the GPU machine lacks (it has CUDA, cuBLAS, cuDNN and cuFFT but
-# not cmocka). scripts/gpu-check.sh runs it there; the device tool carries it:
+# not cmocka, libmicrohttpd or jansson). scripts/gpu-check.sh runs it there; the device tool carries it:
 #   carry: [".bundle"]   command: scripts/gpu-check.sh
 set -euo pipefail
 build=${1:-build}
@@ -15,7 +15,7 @@ cp -a "$build"/src/libavflow*.so* "$out/lib/"
 find "$build/tests" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \;
 find "$build/bench" -maxdepth 2 -type f -perm -u+x -name 'bench_*' -exec cp -a {} "$out/bench/" \; 2>/dev/null || true
 # Debian libraries that the Ubuntu GPU image does not ship.
-for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3; do
+for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 libjansson.so.4; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"

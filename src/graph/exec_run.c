@@ -335,7 +335,10 @@ static avf_status run_op(avf_exec_run *r, avf_exec_frame *f, const avf_exec_node
         if (!in_slots[i])
             continue;
         st = avf_exec_slot_device(r, in_slots[i], &call.in[i]);
-        if (st == AVF_OK && r->fp16 && !keep32) {
+        /* inputs the op reads on the host (shapes, scales, bounds) are
+         * parameters, not data: they keep their dtype */
+        int param = i < 64 && ((op->host_inputs >> i) & 1);
+        if (st == AVF_OK && r->fp16 && !keep32 && !param) {
             st = avf_exec_fp16_slot(r, in_slots[i]);
             call.in[i] = &in_slots[i]->t;
         } else if (st == AVF_OK && keep32 && call.in[i]->dtype == AVF_DTYPE_F16) {
