@@ -19,11 +19,13 @@ static int is_int(avf_dtype d) {
     return d == AVF_DTYPE_I64 || d == AVF_DTYPE_I32 || d == AVF_DTYPE_I16 || d == AVF_DTYPE_I8 ||
            d == AVF_DTYPE_U8;
 }
-/* What the CUDA kernels are instantiated for. */
+/* What the CUDA kernels are instantiated for: unary float math in f32
+ * registers for f32/f16/bf16; binary ops also for f64 (in double); integer
+ * ops for every integer dtype. */
 static int cuda_float(avf_dtype d) {
     return d == AVF_DTYPE_F32 || d == AVF_DTYPE_F16 || d == AVF_DTYPE_BF16;
 }
-static int cuda_int(avf_dtype d) { return d == AVF_DTYPE_I64 || d == AVF_DTYPE_I32; }
+static int cuda_int(avf_dtype d) { return is_int(d); }
 
 static int unary_takes(avf_unary_op op, avf_dtype d, int cuda) {
     int fl = cuda ? cuda_float(d) : is_float(d);
@@ -45,12 +47,10 @@ static int unary_takes(avf_unary_op op, avf_dtype d, int cuda) {
 }
 
 static int binary_takes(avf_binary_op op, avf_dtype a, avf_dtype b, int cuda) {
-    int fl = cuda ? cuda_float(a) : is_float(a);
-    int in = cuda ? cuda_int(a) : is_int(a);
+    (void)cuda; /* the CUDA binary kernels take every dtype the CPU ones do */
+    int fl = is_float(a), in = is_int(a);
     switch (op) {
     case AVF_BINARY_POW:
-        if (cuda)
-            return cuda_float(a) && (cuda_float(b) || cuda_int(b));
         return (is_float(a) || is_int(a)) && (is_float(b) || is_int(b));
     case AVF_BINARY_AND:
     case AVF_BINARY_OR:

@@ -4,15 +4,15 @@
  *
  * Dtypes (checked by the entry points; the shape functions check the rest):
  *   unary float ops (Relu .. Log, Gelu, Clip):  f32 f16 bf16 (+ f64 on CPU)
- *   Relu, Abs, Clip:  also i64 i32 (+ i16 i8 u8 on CPU); Neg: i64 i32 (+ i16 i8 CPU)
+ *   Relu, Abs, Clip:  also i64 i32 i16 i8 u8; Neg: i64 i32 i16 i8
  *   Not: bool;  Identity: any;  Cast: every pair of avf dtypes
  *   Add Sub Mul Div Max Min Equal Less Greater (and the *OrEqual forms):
- *     f32 f16 bf16 i64 i32 (+ f64 i16 i8 u8 on CPU); Equal also bool
- *   Pow: base f32 f16 bf16 (+ f64, ints on CPU), exponent any numeric dtype;
- *     the output has the base's dtype
+ *     f32 f16 bf16 f64 i64 i32 i16 i8 u8, on both devices; Equal also bool
+ *   Pow: any numeric base and exponent dtypes, on both devices; the output
+ *     has the base's dtype (integer ** integer is an exact wrapping power)
  *   And, Or: bool;  Where: x/y any dtype, cond bool
- * Float math runs in f32 registers on CUDA and in f32 (f16/bf16) or f64
- * (f32/f64) on the CPU. Integer arithmetic wraps; integer division truncates
+ * Float math runs in f32 registers on CUDA (f64 binary ops in double) and in
+ * f32 (f16/bf16) or f64 (f32/f64) on the CPU. Integer arithmetic wraps; integer division truncates
  * toward zero like C, and x/0 gives 0 (ONNX leaves it undefined; a trap would
  * kill the process). Float -> integer conversion truncates toward zero and
  * saturates at the int64 range (NaN -> 0) before narrowing by wrap-around,

@@ -7,7 +7,8 @@
  *   general  up to 8 dims of per-input strides (0 where broadcast), with
  *            32-bit index math when the output has < 2^32 elements.
  * The host side (ops/elementwise.c) has already merged dims, so the general
- * kernel usually sees 2 or 3. */
+ * kernel usually sees 2 or 3. Every numeric dtype the CPU takes runs here
+ * too (f64 in double; Pow with integer bases as the CPU computes it). */
 #include <type_traits>
 
 #include "ops/cuda/elementwise_common.cuh"
@@ -27,11 +28,42 @@ template <int OP> constexpr bool is_compare() {
     return OP >= AVF_BINARY_EQUAL && OP <= AVF_BINARY_GREATER_EQUAL;
 }
 
+/* Integer power with wrap-around, as the CPU's int_pow: a negative
+ * exponent leaves only |base| == 1 with an integer result. */
+__device__ __forceinline__ long long ipow(long long base, long long e) {
+    if (e < 0)
+        return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
+    unsigned long long r = 1, x = (unsigned long long)base;
+    while (e) {
+        if (e & 1)
+            r *= x;
+        x *= x;
+        e >>= 1;
+    }
+    return (long long)r;
+}
+
+template <typename T> __device__ __forceinline__ double as_double(T v) {
+    if constexpr (traits<T>::is_float)
+        return (double)traits<T>::ld(v);
+    else
+        return (double)v;
+}
+
 template <int OP, typename TA, typename TB, typename TO>
 __device__ __forceinline__ TO bin_apply(TA xa, TB yb) {
     using tr = traits<TA>;
     using C = typename tr::C;
-    if constexpr (OP == AVF_BINARY_POW) {
+    if constexpr (OP == AVF_BINARY_POW && !tr::is_float) {
+        /* integer base: integer power when both are integers, else pow() in
+         * double, converted like the CPU does (truncate, saturate, wrap) */
+        if constexpr (!traits<TB>::is_float)
+            return (TO)ipow((long long)xa, (long long)yb);
+        else
+            return (TO)f2i(pow((double)xa, as_double(yb)));
+    } else if constexpr (OP == AVF_BINARY_POW && std::is_same<TA, double>::value) {
+        return pow(xa, as_double(yb));
+    } else if constexpr (OP == AVF_BINARY_POW) {
         float e;
         if constexpr (traits<TB>::is_float)
             e = traits<TB>::ld(yb);
@@ -79,7 +111,12 @@ __device__ __forceinline__ TO bin_apply(TA xa, TB yb) {
                 return (TO)(C)((U)x * (U)y);
             else {
                 static_assert(OP == AVF_BINARY_DIV, "integer binary op");
-                return y == 0 ? (TO)0 : y == -1 ? (TO)(C)((U)0 - (U)x) : (TO)(x / y);
+                if (y == 0)
+                    return (TO)0;
+                if constexpr (std::is_signed<C>::value)
+                    if (y == (C)-1)
+                        return (TO)(C)((U)0 - (U)x);
+                return (TO)(C)(x / y);
             }
         }
     }
@@ -201,7 +238,7 @@ avf_status launch_bin(avf_op_ctx *ctx, const avf_ew_bcast *bc, const avf_tensor 
     case OP:                                                                       \
         return launch_bin<OP, T, T, TO>(ctx, bc, a, b, out);
 
-/* f32 f16 bf16 i32 i64: arithmetic and comparisons. */
+/* f32 f16 bf16 f64 i64 i32 i16 i8 u8: arithmetic and comparisons. */
 template <typename T>
 avf_status bin_numeric(avf_op_ctx *ctx, avf_binary_op op, const avf_ew_bcast *bc,
                        const avf_tensor *a, const avf_tensor *b, avf_tensor *out) {
@@ -246,6 +283,11 @@ avf_status bin_pow(avf_op_ctx *ctx, const avf_ew_bcast *bc, const avf_tensor *a,
         return launch_bin<AVF_BINARY_POW, TA, __nv_bfloat16, TA>(ctx, bc, a, b, out);
     case AVF_DTYPE_I32: return launch_bin<AVF_BINARY_POW, TA, int, TA>(ctx, bc, a, b, out);
     case AVF_DTYPE_I64: return launch_bin<AVF_BINARY_POW, TA, long long, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_F64: return launch_bin<AVF_BINARY_POW, TA, double, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_I16: return launch_bin<AVF_BINARY_POW, TA, short, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_I8: return launch_bin<AVF_BINARY_POW, TA, signed char, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_U8:
+        return launch_bin<AVF_BINARY_POW, TA, unsigned char, TA>(ctx, bc, a, b, out);
     default:
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "Pow: exponent dtype %s is not supported on CUDA",
                         avf_dtype_name(b->dtype));
@@ -285,6 +327,12 @@ extern "C" avf_status avf_cuda_binary(avf_op_ctx *ctx, avf_binary_op op, const a
         case AVF_DTYPE_F32: return bin_pow<float>(ctx, bc, a, b, out);
         case AVF_DTYPE_F16: return bin_pow<__half>(ctx, bc, a, b, out);
         case AVF_DTYPE_BF16: return bin_pow<__nv_bfloat16>(ctx, bc, a, b, out);
+        case AVF_DTYPE_F64: return bin_pow<double>(ctx, bc, a, b, out);
+        case AVF_DTYPE_I64: return bin_pow<long long>(ctx, bc, a, b, out);
+        case AVF_DTYPE_I32: return bin_pow<int>(ctx, bc, a, b, out);
+        case AVF_DTYPE_I16: return bin_pow<short>(ctx, bc, a, b, out);
+        case AVF_DTYPE_I8: return bin_pow<signed char>(ctx, bc, a, b, out);
+        case AVF_DTYPE_U8: return bin_pow<unsigned char>(ctx, bc, a, b, out);
         default: break;
         }
     } else {
@@ -294,6 +342,10 @@ extern "C" avf_status avf_cuda_binary(avf_op_ctx *ctx, avf_binary_op op, const a
         case AVF_DTYPE_BF16: return bin_numeric<__nv_bfloat16>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_I32: return bin_numeric<int>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_I64: return bin_numeric<long long>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_F64: return bin_numeric<double>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_I16: return bin_numeric<short>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_I8: return bin_numeric<signed char>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_U8: return bin_numeric<unsigned char>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_BOOL: return bin_bool<ewbool>(ctx, op, bc, a, b, out);
         default: break;
         }

@@ -29,6 +29,13 @@ template <> struct traits<float> {
     __device__ __forceinline__ static C ld(float v) { return v; }
     __device__ __forceinline__ static float st(C v) { return v; }
 };
+/* f64 (binary ops only) computes in double. */
+template <> struct traits<double> {
+    using C = double;
+    static constexpr bool is_float = true;
+    __device__ __forceinline__ static C ld(double v) { return v; }
+    __device__ __forceinline__ static double st(C v) { return v; }
+};
 template <> struct traits<__half> {
     using C = float;
     static constexpr bool is_float = true;
@@ -53,6 +60,19 @@ template <> struct traits<ewbool> {
     __device__ __forceinline__ static C ld(ewbool v) { return v.v != 0; }
     __device__ __forceinline__ static ewbool st(C v) { return ewbool{(unsigned char)(v != 0)}; }
 };
+
+/* Float -> integer as the CPU does (ops/cpu/elementwise_unary.c): truncate
+ * toward zero, saturate at the int64 range, NaN -> 0; callers then narrow
+ * by wrap-around. */
+__device__ __forceinline__ long long f2i(double d) {
+    if (d != d)
+        return 0;
+    if (d >= 9223372036854775807.0)
+        return 0x7fffffffffffffffLL;
+    if (d <= -9223372036854775808.0)
+        return -0x7fffffffffffffffLL - 1;
+    return (long long)d;
+}
 
 /* A vector of N elements loaded/stored in one access (16 bytes or less). */
 template <typename T, int N> struct alignas(sizeof(T) * N) vec {

@@ -2,7 +2,8 @@
  *
  * One grid-stride kernel template per op class, the op a template parameter
  * (so each instantiation is a straight-line loop), vectorized to 16-byte
- * accesses when both pointers allow it. Float dtypes compute in f32. */
+ * accesses when both pointers allow it. Float dtypes compute in f32;
+ * integer ops (Relu, Neg, Abs, Clip) take i64 i32 i16 i8 u8. */
 #include <limits.h>
 
 #include <type_traits>
@@ -61,7 +62,9 @@ template <int OP> __device__ __forceinline__ float unary_f(float v, const uargs 
 template <int OP, typename T> __device__ __forceinline__ T unary_i(T v, const uargs &a) {
     using U = typename std::make_unsigned<T>::type;
     T neg = (T)(U)((U)0 - (U)v);
-    if constexpr (OP == AVF_UNARY_RELU)
+    if constexpr (!std::is_signed<T>::value && (OP == AVF_UNARY_RELU || OP == AVF_UNARY_ABS))
+        return v; /* u8: nothing below zero */
+    else if constexpr (OP == AVF_UNARY_RELU)
         return v < 0 ? (T)0 : v;
     else if constexpr (OP == AVF_UNARY_NEG)
         return neg;
@@ -162,15 +165,6 @@ avf_status unary_int(avf_op_ctx *ctx, avf_unary_op op, const avf_tensor *x, avf_
 
 /* ------------------------------------------------------------- Cast */
 
-__device__ __forceinline__ long long f2i(double d) {
-    if (d != d)
-        return 0;
-    if (d >= 9223372036854775807.0)
-        return LLONG_MAX;
-    if (d <= -9223372036854775808.0)
-        return LLONG_MIN;
-    return (long long)d; /* truncates toward zero */
-}
 
 template <typename TO> __device__ __forceinline__ TO from_double(double d) {
     if constexpr (std::is_same<TO, double>::value)
@@ -258,6 +252,9 @@ extern "C" avf_status avf_cuda_unary(avf_op_ctx *ctx, const avf_unary_params *p,
     case AVF_DTYPE_BF16: return unary_float<__nv_bfloat16>(ctx, p->op, x, y, a);
     case AVF_DTYPE_I64: return unary_int<long long>(ctx, p->op, x, y, a);
     case AVF_DTYPE_I32: return unary_int<int>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_I16: return unary_int<short>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_I8: return unary_int<signed char>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_U8: return unary_int<unsigned char>(ctx, p->op, x, y, a);
     case AVF_DTYPE_BOOL:
         if (p->op == AVF_UNARY_NOT)
             return launch_unary<AVF_UNARY_NOT, ewbool>(ctx, x, y, a);
