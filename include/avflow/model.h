@@ -1,6 +1,7 @@
 /* avflow models: a loaded, immutable network (graph + weights).
  *
- * avf_model_load() reads an ONNX file (opsets 7-21 of the default domain,
+ * avf_model_load() reads an ONNX file (opsets 1-21 of the default domain, each op
+ * from the first opset whose form avflow implements,
  * external data files next to it, If/Loop subgraphs) and checks every node
  * against the ops avflow supports: a model that uses an op or attribute
  * avflow lacks fails to load with AVF_ERR_UNSUPPORTED and a message that
