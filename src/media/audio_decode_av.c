@@ -13,6 +13,7 @@
 #include <libavutil/mem.h>
 #include <libswresample/swresample.h>
 
+#include "media/av_mem_io.h"
 #include "core/error.h"
 #include "media/audio_impl.h"
 
@@ -23,35 +24,6 @@
 #define AVF_AV_FORMATS                                                                 \
     "mp3,aac,mov,ogg,matroska,flac,wav,w64,aiff,caf,au,ac3,eac3,dts,wv,ape,tta,mpc,"   \
     "mpc8,asf,amr,amrnb,amrwb,loas,truehd,mlp,rm,voc,xwma,dsf,shorten,tak,gsm,s337m"
-
-typedef struct av_mem {
-    const uint8_t *p;
-    int64_t n, pos;
-} av_mem;
-
-static int av_mem_read(void *u, uint8_t *dst, int size) {
-    av_mem *m = u;
-    int64_t left = m->n - m->pos;
-    if (left <= 0)
-        return AVERROR_EOF;
-    if (size > left)
-        size = (int)left;
-    memcpy(dst, m->p + m->pos, (size_t)size);
-    m->pos += size;
-    return size;
-}
-
-static int64_t av_mem_seek(void *u, int64_t off, int whence) {
-    av_mem *m = u;
-    whence &= ~AVSEEK_FORCE;
-    if (whence == AVSEEK_SIZE)
-        return m->n;
-    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->n : -1;
-    if (base < 0 || off > m->n || off < -m->n || base + off < 0 || base + off > m->n)
-        return AVERROR(EINVAL);
-    m->pos = base + off;
-    return m->pos;
-}
 
 static avf_status av_fail(avf_status s, const char *what, int err) {
     char msg[AV_ERROR_MAX_STRING_SIZE] = {0};
@@ -148,7 +120,7 @@ static avf_status av_drain(av_dec *d) {
     }
 }
 
-static avf_status av_open(av_dec *d, const char *path, av_mem *mem) {
+static avf_status av_open(av_dec *d, const char *path, avf_av_mem *mem) {
     d->fmt = avformat_alloc_context();
     if (!d->fmt)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio (FFmpeg): no memory for a demuxer");
@@ -156,7 +128,7 @@ static avf_status av_open(av_dec *d, const char *path, av_mem *mem) {
         uint8_t *buf = av_malloc(AVF_AV_IO_BUF);
         if (!buf)
             return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio (FFmpeg): no memory for I/O");
-        d->io = avio_alloc_context(buf, AVF_AV_IO_BUF, 0, mem, av_mem_read, NULL, av_mem_seek);
+        d->io = avio_alloc_context(buf, AVF_AV_IO_BUF, 0, mem, avf_av_mem_read, NULL, avf_av_mem_seek);
         if (!d->io) {
             av_free(buf);
             return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio (FFmpeg): no memory for I/O");
@@ -243,7 +215,7 @@ avf_status avf_audio_decode_av(const char *path, const void *data, size_t size, 
     memset(out, 0, sizeof *out);
     av_dec d;
     memset(&d, 0, sizeof d);
-    av_mem mem = {data, (int64_t)size, 0};
+    avf_av_mem mem = {data, (int64_t)size, 0};
     avf_status s = av_open(&d, path, &mem);
     if (s == AVF_OK)
         s = av_run(&d);

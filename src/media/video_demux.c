@@ -17,6 +17,7 @@
 #include <libavutil/mem.h>
 #include <libavutil/pixdesc.h>
 
+#include "media/av_mem_io.h"
 #include "avflow/video.h"
 #include "core/error.h"
 
@@ -29,45 +30,16 @@
 #define AVF_DEMUX_NET_PROTOCOLS "http,https,tcp,tls,udp,rtp,rtsp,rtmp,srtp,crypto,httpproxy"
 #define AVF_DEMUX_NET_SCHEMES {"http://", "https://", "rtsp://", "rtp://", "udp://", "tcp://", "rtmp://"}
 
-typedef struct demux_mem {
-    const uint8_t *p;
-    int64_t n, pos;
-} demux_mem;
-
 struct avf_demux {
     AVFormatContext *fmt;
     AVIOContext *io;
     AVBSFContext *bsf; /* NULL for codecs that need no conversion */
     AVPacket *in, *out;
-    demux_mem mem;
+    avf_av_mem mem;
     size_t max_packet;
     int stream, input_done, bsf_flushed;
     avf_video_stream_info info;
 };
-
-static int mem_read(void *u, uint8_t *dst, int size) {
-    demux_mem *m = u;
-    int64_t left = m->n - m->pos;
-    if (left <= 0)
-        return AVERROR_EOF;
-    if (size > left)
-        size = (int)left;
-    memcpy(dst, m->p + m->pos, (size_t)size);
-    m->pos += size;
-    return size;
-}
-
-static int64_t mem_seek(void *u, int64_t off, int whence) {
-    demux_mem *m = u;
-    whence &= ~AVSEEK_FORCE;
-    if (whence == AVSEEK_SIZE)
-        return m->n;
-    int64_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : whence == SEEK_END ? m->n : -1;
-    if (base < 0 || off > m->n || off < -m->n || base + off < 0 || base + off > m->n)
-        return AVERROR(EINVAL);
-    m->pos = base + off;
-    return m->pos;
-}
 
 static avf_status av_fail(avf_status s, const char *what, int err) {
     char msg[AV_ERROR_MAX_STRING_SIZE] = {0};
@@ -179,7 +151,8 @@ static avf_status demux_open(avf_demux *d, const char *url, int network, const a
     if (!url) {
         uint8_t *buf = av_malloc(AVF_DEMUX_IO_BUF);
         if (buf)
-            d->io = avio_alloc_context(buf, AVF_DEMUX_IO_BUF, 0, &d->mem, mem_read, NULL, mem_seek);
+            d->io = avio_alloc_context(buf, AVF_DEMUX_IO_BUF, 0, &d->mem, avf_av_mem_read, NULL,
+                                       avf_av_mem_seek);
         if (!d->io) {
             av_free(buf);
             return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "video demux: no memory for I/O");
@@ -268,7 +241,7 @@ avf_status avf_demux_open_memory(const void *data, size_t size, const avf_demux_
     avf_demux *d = calloc(1, sizeof *d);
     if (!d)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "video demux: no memory");
-    d->mem = (demux_mem){data, (int64_t)size, 0};
+    d->mem = (avf_av_mem){data, (int64_t)size, 0};
     return finish_open(d, demux_open(d, NULL, 0, opts), out);
 }
 
