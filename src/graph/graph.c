@@ -51,6 +51,20 @@ static void free_attr(avf_graph_attr *a) {
     free(a->strings);
 }
 
+void avf_graph_node_release(avf_graph_node *n) {
+    free(n->name);
+    free(n->op_type);
+    free(n->domain);
+    free(n->inputs);
+    free(n->outputs);
+    free(n->implicit);
+    free(n->unsupported);
+    if (n->attrs)
+        for (int a = 0; a < n->n_attrs; a++)
+            free_attr(&n->attrs[a]);
+    free(n->attrs);
+}
+
 void avf_graph_free(avf_graph *g) {
     if (!g)
         return;
@@ -61,20 +75,8 @@ void avf_graph_free(avf_graph *g) {
     }
     free(g->values);
     if (g->nodes) {
-        for (int i = 0; i < g->n_nodes; i++) {
-            avf_graph_node *n = &g->nodes[i];
-            free(n->name);
-            free(n->op_type);
-            free(n->domain);
-            free(n->inputs);
-            free(n->outputs);
-            free(n->implicit);
-            free(n->unsupported);
-            if (n->attrs)
-                for (int a = 0; a < n->n_attrs; a++)
-                    free_attr(&n->attrs[a]);
-            free(n->attrs);
-        }
+        for (int i = 0; i < g->n_nodes; i++)
+            avf_graph_node_release(&g->nodes[i]);
     }
     free(g->nodes);
     free(g->inputs);

@@ -398,33 +398,6 @@ avf_status avf_pass_check(avf_pass *p, avf_graph_node *n, const char *pass) {
     return AVF_OK;
 }
 
-static void free_node(avf_graph_node *n) {
-    free(n->name);
-    free(n->op_type);
-    free(n->domain);
-    free(n->inputs);
-    free(n->outputs);
-    free(n->implicit);
-    free(n->unsupported);
-    for (int a = 0; a < n->n_attrs; a++) {
-        avf_graph_attr *at = &n->attrs[a];
-        free(at->name);
-        free(at->s);
-        if (at->t) {
-            free(at->t->data);
-            free(at->t);
-        }
-        avf_graph_free(at->g);
-        free(at->floats);
-        free(at->ints);
-        if (at->strings)
-            for (int i = 0; i < at->n; i++)
-                free(at->strings[i]);
-        free(at->strings);
-    }
-    free(n->attrs);
-}
-
 avf_status avf_pass_compact(avf_pass *p) {
     avf_graph *g = p->g;
     int w = 0;
@@ -439,7 +412,7 @@ avf_status avf_pass_compact(avf_pass *p) {
             if (n->outputs[o] >= 0 && g->values[n->outputs[o]].kind == AVF_VALUE_NODE &&
                 g->values[n->outputs[o]].producer == i)
                 g->values[n->outputs[o]].producer = -1;
-        free_node(n);
+        avf_graph_node_release(n);
     }
     g->n_nodes = w;
     if (p->dead)
