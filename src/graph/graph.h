@@ -130,10 +130,10 @@ typedef struct avf_graph {
 
 /* An empty graph; `parent` may be NULL. */
 avf_status avf_graph_create(avf_graph *parent, const char *name, avf_graph **out);
-/* Free a graph and everything it owns (NULL is ignored). */
 /* Free what a node owns (names, edges, attributes and their subgraphs);
  * the node struct itself belongs to its graph's array. */
 void avf_graph_node_release(avf_graph_node *n);
+/* Free a graph and everything it owns (NULL is ignored). */
 void avf_graph_free(avf_graph *g);
 
 /* Add a value named `name` (copied) of `kind`; fails on a duplicate name in
