@@ -1,4 +1,4 @@
-/* The load-time rewrite passes (src/graph/passes): small models built here
+/* The load-time rewrite passes (src/graph/passes): small models onnx_built here
  * as ModelProto messages, each loaded twice, with the passes and with
  * AVF_MODEL_NO_OPTIMIZE. Every test checks the rewritten structure (node
  * counts, op types) and that both models give the same outputs on random
@@ -13,20 +13,9 @@
 #include <stdlib.h>
 
 #include "onnx.pb-c.h"
+#include "onnx_build.h"
 
 /* ------------------------------------------------------------ builders */
-
-static void **allocs;
-static size_t n_allocs;
-
-static void *tmem(size_t n) {
-    void *p = calloc(1, n ? n : 1);
-    assert_non_null(p);
-    allocs = realloc(allocs, (n_allocs + 1) * sizeof *allocs);
-    assert_non_null(allocs);
-    allocs[n_allocs++] = p;
-    return p;
-}
 
 static avf_device *cpu;
 static avf_pool *pool;
@@ -40,136 +29,13 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
     (void)state;
-    for (size_t i = 0; i < n_allocs; i++)
-        free(allocs[i]);
-    free(allocs);
-    allocs = NULL;
-    n_allocs = 0;
+    onnx_build_free();
     avf_pool_free_all(pool);
     return 0;
 }
 
-static char *tstr(const char *s) {
-    char *d = tmem(strlen(s) + 1);
-    strcpy(d, s);
-    return d;
-}
-
-#define PUSH(arr, n, item)                                                  \
-    do {                                                                    \
-        void **na_ = tmem(((n) + 1) * sizeof(void *));                      \
-        if (n)                                                              \
-            memcpy(na_, (arr), (n) * sizeof(void *));                       \
-        na_[(n)] = (item);                                                  \
-        (arr) = (void *)na_;                                                \
-        (n)++;                                                              \
-    } while (0)
-
-enum { T_F32 = 1, T_I64 = 7, T_BOOL = 9 };
-
-static Onnx__ValueInfoProto *vi(const char *name, int elem, int ndim, const int64_t *dims) {
-    Onnx__ValueInfoProto *v = tmem(sizeof *v);
-    onnx__value_info_proto__init(v);
-    v->name = tstr(name);
-    Onnx__TypeProto *t = tmem(sizeof *t);
-    onnx__type_proto__init(t);
-    Onnx__TypeProto__Tensor *tt = tmem(sizeof *tt);
-    onnx__type_proto__tensor__init(tt);
-    tt->has_elem_type = 1;
-    tt->elem_type = elem;
-    if (ndim >= 0) {
-        Onnx__TensorShapeProto *sh = tmem(sizeof *sh);
-        onnx__tensor_shape_proto__init(sh);
-        for (int d = 0; d < ndim; d++) {
-            Onnx__TensorShapeProto__Dimension *dim = tmem(sizeof *dim);
-            onnx__tensor_shape_proto__dimension__init(dim);
-            dim->value_case = ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-            dim->dim_value = dims[d];
-            PUSH(sh->dim, sh->n_dim, dim);
-        }
-        tt->shape = sh;
-    }
-    t->value_case = ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE;
-    t->tensor_type = tt;
-    v->type = t;
-    return v;
-}
-
 /* An output without a declared type: the passes must not rely on one. */
-static Onnx__ValueInfoProto *out_vi(const char *name) {
-    Onnx__ValueInfoProto *v = tmem(sizeof *v);
-    onnx__value_info_proto__init(v);
-    v->name = tstr(name);
-    return v;
-}
-
-static Onnx__GraphProto *graph_new(const char *name) {
-    Onnx__GraphProto *g = tmem(sizeof *g);
-    onnx__graph_proto__init(g);
-    g->name = tstr(name);
-    return g;
-}
-
-static Onnx__NodeProto *node(Onnx__GraphProto *g, const char *op, const char *in0,
-                             const char *in1, const char *out) {
-    Onnx__NodeProto *n = tmem(sizeof *n);
-    onnx__node_proto__init(n);
-    n->op_type = tstr(op);
-    n->name = tstr(out ? out : op);
-    if (in0)
-        PUSH(n->input, n->n_input, tstr(in0));
-    if (in1)
-        PUSH(n->input, n->n_input, tstr(in1));
-    if (out)
-        PUSH(n->output, n->n_output, tstr(out));
-    PUSH(g->node, g->n_node, n);
-    return n;
-}
-
-static void add_input(Onnx__NodeProto *n, const char *name) {
-    PUSH(n->input, n->n_input, tstr(name));
-}
-
-static Onnx__AttributeProto *attr(Onnx__NodeProto *n, const char *name, int type) {
-    Onnx__AttributeProto *a = tmem(sizeof *a);
-    onnx__attribute_proto__init(a);
-    a->name = tstr(name);
-    a->has_type = 1;
-    a->type = type;
-    PUSH(n->attribute, n->n_attribute, a);
-    return a;
-}
-
-static void attr_float(Onnx__NodeProto *n, const char *name, float v) {
-    Onnx__AttributeProto *a = attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOAT);
-    a->has_f = 1;
-    a->f = v;
-}
-
-static void attr_ints(Onnx__NodeProto *n, const char *name, const int64_t *v, size_t count) {
-    Onnx__AttributeProto *a = attr(n, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INTS);
-    a->ints = tmem(count * sizeof(int64_t));
-    memcpy(a->ints, v, count * sizeof(int64_t));
-    a->n_ints = count;
-}
-
-static Onnx__TensorProto *tensor(const char *name, int type, int ndim, const int64_t *dims,
-                                 const void *data, size_t nbytes) {
-    Onnx__TensorProto *t = tmem(sizeof *t);
-    onnx__tensor_proto__init(t);
-    t->name = tstr(name);
-    t->has_data_type = 1;
-    t->data_type = type;
-    t->n_dims = (size_t)ndim;
-    t->dims = tmem((size_t)(ndim ? ndim : 1) * sizeof(int64_t));
-    if (ndim)
-        memcpy(t->dims, dims, (size_t)ndim * sizeof(int64_t));
-    t->has_raw_data = 1;
-    t->raw_data.len = nbytes;
-    t->raw_data.data = tmem(nbytes);
-    memcpy(t->raw_data.data, data, nbytes);
-    return t;
-}
+static Onnx__ValueInfoProto *out_vi(const char *name) { return vi(name, -1, -1, NULL); }
 
 static uint64_t seed = 0x9e3779b97f4a7c15ull;
 static float frand(void) {
@@ -202,31 +68,7 @@ static void const_node(Onnx__GraphProto *g, const char *out, const float *v, int
     a->t = tensor("", T_F32, 1, &n, v, (size_t)n * 4);
 }
 
-typedef struct built {
-    uint8_t *buf;
-    size_t len;
-} built;
-
-static built pack(Onnx__GraphProto *g, int64_t opset) {
-    Onnx__ModelProto *m = tmem(sizeof *m);
-    onnx__model_proto__init(m);
-    m->has_ir_version = 1;
-    m->ir_version = 8;
-    m->graph = g;
-    Onnx__OperatorSetIdProto *o = tmem(sizeof *o);
-    onnx__operator_set_id_proto__init(o);
-    o->domain = tstr("");
-    o->has_version = 1;
-    o->version = opset;
-    PUSH(m->opset_import, m->n_opset_import, o);
-    built b;
-    b.len = onnx__model_proto__get_packed_size(m);
-    b.buf = tmem(b.len);
-    assert_int_equal(onnx__model_proto__pack(m, b.buf), b.len);
-    return b;
-}
-
-static avf_model *load(built b, int optimize) {
+static avf_model *load(onnx_built b, int optimize) {
     avf_model_options opts = {.flags = optimize ? 0u : AVF_MODEL_NO_OPTIMIZE};
     avf_model *m = NULL;
     avf_status st = avf_model_load_memory(b.buf, b.len, &opts, &m);
@@ -320,7 +162,7 @@ static void same_outputs(avf_model *a, avf_model *b, uint8_t flag) {
 
 /* Load with and without passes, compare outputs; returns the optimized
  * model (the other is freed). */
-static avf_model *both(built b, avf_model **plain) {
+static avf_model *both(onnx_built b, avf_model **plain) {
     avf_model *opt = load(b, 1), *raw = load(b, 0);
     same_outputs(opt, raw, 1);
     *plain = raw;
@@ -335,7 +177,7 @@ static void fold_constants(void **state) {
     (void)state;
     static const int64_t d24[] = {2, 4}, d8[] = {8};
     static const float c1[] = {1, 2, 3, 4}, c2[] = {0.5f, -1, 2, 0.25f};
-    Onnx__GraphProto *g = graph_new("fold");
+    Onnx__GraphProto *g = graph("fold");
     PUSH(g->input, g->n_input, vi("x", T_F32, 2, d24));
     const_node(g, "c1", c1, 4);
     const_node(g, "c2", c2, 4);
@@ -351,7 +193,7 @@ static void fold_constants(void **state) {
     PUSH(g->output, g->n_output, vi("z", T_F32, 2, d24));
     PUSH(g->output, g->n_output, vi("kk", T_F32, 1, (const int64_t[]){4})); /* folded output */
     PUSH(g->output, g->n_output, vi("flat", T_F32, 1, d8));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 7);
     assert_count(m, "", "Constant", 0);
     assert_count(m, "", "Mul", 0);
@@ -365,7 +207,7 @@ static void fold_constants(void **state) {
 static void identities(void **state) {
     (void)state;
     static const int64_t d6[] = {6};
-    Onnx__GraphProto *g = graph_new("ident");
+    Onnx__GraphProto *g = graph("ident");
     PUSH(g->input, g->n_input, vi("x", T_F32, 1, d6));
     init_scalar(g, "one", 1.0f, 1);
     init_scalar(g, "zero", 0.0f, 0);
@@ -377,7 +219,7 @@ static void identities(void **state) {
     node(g, "Mul", "r", "two", "r2");   /* not an identity */
     node(g, "Identity", "r2", NULL, "out"); /* a graph output keeps its node */
     PUSH(g->output, g->n_output, out_vi("out"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 6);
     assert_count(m, "", NULL, 3); /* Relu, Mul, Identity */
     assert_count(m, "", "Identity", 1);
@@ -411,7 +253,7 @@ static void bn_node(Onnx__GraphProto *g, const char *x, const char *pfx, const c
 static void bn_fold(void **state) {
     (void)state;
     static const int64_t dw[] = {4, 3, 3, 3}, d4[] = {4};
-    Onnx__GraphProto *g = graph_new("bn");
+    Onnx__GraphProto *g = graph("bn");
     PUSH(g->input, g->n_input, vi("x", T_F32, 4, d_x4));
     init_rand(g, "W", 4, dw, -1, 1);
     init_rand(g, "B", 1, d4, -1, 1);
@@ -434,7 +276,7 @@ static void bn_fold(void **state) {
     PUSH(g->output, g->n_output, out_vi("y2"));
     PUSH(g->output, g->n_output, out_vi("c2"));
     PUSH(g->output, g->n_output, out_vi("y3"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", "BatchNormalization", 3);
     assert_count(m, "", "BatchNormalization", 2);
     assert_count(m, "", "Mul", 0);
@@ -451,7 +293,7 @@ static void bn_fold(void **state) {
 static void conv_act(void **state) {
     (void)state;
     static const int64_t dw[] = {4, 3, 3, 3}, d4[] = {4};
-    Onnx__GraphProto *g = graph_new("conv_act");
+    Onnx__GraphProto *g = graph("conv_act");
     PUSH(g->input, g->n_input, vi("x", T_F32, 4, d_x4));
     init_rand(g, "W", 4, dw, -1, 1);
     init_rand(g, "B", 1, d4, -1, 1);
@@ -508,7 +350,7 @@ static void conv_act(void **state) {
     node(g, "Mul", "q", "qc", "qm");
     node(g, "Div", "qm", "six", "y8");
     PUSH(g->output, g->n_output, out_vi("y8"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 5 * 2 + 7 + 3 + 3 + 5);
     /* branches 0-7 each one FusedConv; branch 8 untouched */
     assert_count(m, "avflow", "FusedConv", 8);
@@ -526,7 +368,7 @@ static void conv_act(void **state) {
 static void matmul_bias(void **state) {
     (void)state;
     static const int64_t dx[] = {2, 3, 8}, dw[] = {8, 6}, db[] = {6}, db2[] = {1, 6};
-    Onnx__GraphProto *g = graph_new("mm");
+    Onnx__GraphProto *g = graph("mm");
     PUSH(g->input, g->n_input, vi("x", T_F32, 3, dx));
     init_rand(g, "W", 2, dw, -1, 1);
     init_rand(g, "b", 1, db, -1, 1);
@@ -546,7 +388,7 @@ static void matmul_bias(void **state) {
     PUSH(g->output, g->n_output, out_vi("y2"));
     PUSH(g->output, g->n_output, out_vi("y3"));
     PUSH(g->output, g->n_output, out_vi("p3"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 9);
     assert_count(m, "avflow", "FusedMatMul", 1);
     assert_count(m, "", "MatMul", 2);
@@ -577,7 +419,7 @@ static void layer_norm_chain(Onnx__GraphProto *g, const char *x, const char *pw,
 static void layernorm(void **state) {
     (void)state;
     static const int64_t dx[] = {2, 5, 16}, d16[] = {16};
-    Onnx__GraphProto *g = graph_new("ln");
+    Onnx__GraphProto *g = graph("ln");
     PUSH(g->input, g->n_input, vi("x", T_F32, 3, dx));
     init_rand(g, "gamma", 1, d16, 0.5f, 1.5f);
     init_rand(g, "beta", 1, d16, -1, 1);
@@ -589,7 +431,7 @@ static void layernorm(void **state) {
     PUSH(g->output, g->n_output, out_vi("y"));
     PUSH(g->output, g->n_output, out_vi("y2"));
     PUSH(g->output, g->n_output, out_vi("b1"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 18);
     assert_count(m, "avflow", "LayerNormalization", 1);
     assert_count(m, "", "Pow", 1);
@@ -607,17 +449,17 @@ static void layernorm(void **state) {
 static void subgraph_reads(void **state) {
     (void)state;
     static const int64_t dw[] = {4, 3, 3, 3};
-    Onnx__GraphProto *g = graph_new("sub");
+    Onnx__GraphProto *g = graph("sub");
     PUSH(g->input, g->n_input, vi("cond", T_BOOL, 0, NULL));
     PUSH(g->input, g->n_input, vi("x", T_F32, 4, d_x4));
     init_rand(g, "W", 4, dw, -1, 1);
     conv_node(g, "x", "W", NULL, "c");
     bn_node(g, "c", "bn", "n");
     node(g, "Identity", "x", NULL, "xi");
-    Onnx__GraphProto *then_g = graph_new("then");
+    Onnx__GraphProto *then_g = graph("then");
     node(then_g, "Relu", "c", NULL, "t"); /* reads the Conv output */
     PUSH(then_g->output, then_g->n_output, out_vi("t"));
-    Onnx__GraphProto *else_g = graph_new("else");
+    Onnx__GraphProto *else_g = graph("else");
     conv_node(else_g, "xi", "W", NULL, "ec"); /* reads the Identity's output */
     node(else_g, "Relu", "ec", NULL, "e");
     PUSH(else_g->output, else_g->n_output, out_vi("e"));
@@ -626,7 +468,7 @@ static void subgraph_reads(void **state) {
     attr(n, "else_branch", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__GRAPH)->g = else_g;
     node(g, "Add", "r", "n", "y");
     PUSH(g->output, g->n_output, out_vi("y"));
-    built b = pack(g, 13);
+    onnx_built b = onnx_pack(g, 13);
     avf_model *m = load(b, 1), *raw = load(b, 0);
     same_outputs(m, raw, 1);
     same_outputs(m, raw, 0);
@@ -645,17 +487,17 @@ static void constant_if(void **state) {
     (void)state;
     static const int64_t d3[] = {3};
     static const float cv[] = {1, -2, 3}, yes[] = {1}, no[] = {0};
-    Onnx__GraphProto *g = graph_new("cif");
+    Onnx__GraphProto *g = graph("cif");
     PUSH(g->input, g->n_input, vi("x", T_F32, 1, d3));
     const_node(g, "yes_f", yes, 1);
     const_node(g, "no_f", no, 1);
-    Onnx__GraphProto *t1 = graph_new("then1"), *e1 = graph_new("else1");
+    Onnx__GraphProto *t1 = graph("then1"), *e1 = graph("else1");
     const_node(t1, "c", cv, 3);
     node(t1, "Add", "x", "c", "t");
     PUSH(t1->output, t1->n_output, out_vi("t"));
     node(e1, "Relu", "x", NULL, "e");
     PUSH(e1->output, e1->n_output, out_vi("e"));
-    Onnx__GraphProto *t2 = graph_new("then2"), *e2 = graph_new("else2");
+    Onnx__GraphProto *t2 = graph("then2"), *e2 = graph("else2");
     node(t2, "Neg", "x", NULL, "t");
     PUSH(t2->output, t2->n_output, out_vi("t"));
     PUSH(e2->output, e2->n_output, out_vi("x"));
@@ -677,7 +519,7 @@ static void constant_if(void **state) {
     PUSH(g->output, g->n_output, out_vi("y1"));
     PUSH(g->output, g->n_output, out_vi("y2"));
     PUSH(g->output, g->n_output, out_vi("y3"));
-    avf_model *raw, *m = both(pack(g, 13), &raw);
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
     assert_count(raw, "", NULL, 11);
     assert_count(m, "", "If", 0);
     assert_count(m, "", "Neg", 0);
@@ -692,13 +534,13 @@ static void constant_if(void **state) {
 static void unsupported_left_alone(void **state) {
     (void)state;
     static const int64_t d4[] = {4};
-    Onnx__GraphProto *g = graph_new("unsup");
+    Onnx__GraphProto *g = graph("unsup");
     PUSH(g->input, g->n_input, vi("x", T_F32, 1, d4));
     init_scalar(g, "one", 1.0f, 1);
     node(g, "Mul", "x", "one", "a");
     node(g, "FooBar", "a", NULL, "y");
     PUSH(g->output, g->n_output, out_vi("y"));
-    built b = pack(g, 13);
+    onnx_built b = onnx_pack(g, 13);
     avf_model_options opts = {.flags = AVF_MODEL_ALLOW_UNSUPPORTED};
     avf_model *m = NULL;
     assert_avf_ok(avf_model_load_memory(b.buf, b.len, &opts, &m));
