@@ -47,6 +47,43 @@ avf_status avf_server_shutdown(avf_server *s, int64_t drain_ms);
  * NULL is ignored. */
 void avf_server_free(avf_server *s);
 
+
+/* ---- Application endpoints: POST /v1/<path> ----
+ *
+ * An application (src/apps: VAD, OCR, ...) takes a raw request body (an
+ * audio file, an image) and answers JSON. The server queues its jobs in a
+ * bounded queue (full: 429 with Retry-After); each of `workers` threads
+ * takes the first job, waits at most max_delay_us for more, up to
+ * max_batch, and hands them to run_batch together, so that one GPU batch
+ * serves many concurrent requests. The connection waits suspended: no HTTP
+ * thread is held. */
+typedef struct avf_server_job avf_server_job;
+
+/* The request body (valid until the job is answered). */
+const void *avf_server_job_body(const avf_server_job *j, size_t *len);
+/* A URL query argument ("?threshold=0.4"), NULL when absent. At most 16
+ * arguments of 255 bytes each are kept; more is a 400 before queueing. */
+const char *avf_server_job_arg(const avf_server_job *j, const char *key);
+/* Answer 200 with `json` (malloc'd; the job takes it; NULL: 500). */
+void avf_server_job_reply(avf_server_job *j, char *json);
+/* Answer `http_status` with {"error": msg}. */
+void avf_server_job_fail(avf_server_job *j, int http_status, const char *msg);
+
+typedef struct avf_server_app {
+    char path[64];          /* "audio/vad" serves POST /v1/audio/vad */
+    int max_batch;          /* jobs per run_batch, [1, 256] */
+    int64_t max_delay_us;   /* wait for more jobs after the first, [0, 1 s] */
+    int queue_capacity;     /* waiting jobs, [1, 65536] */
+    int workers;            /* threads calling run_batch, [1, 16] */
+    /* Answer every job (reply or fail); a job left unanswered gets a 500.
+     * Runs on a worker thread; with workers > 1, concurrently. */
+    void (*run_batch)(void *user, int n, avf_server_job *const *jobs);
+    void *user;             /* the caller's; must outlive the server */
+} avf_server_app;
+
+/* Serve an application endpoint from now on (at most 16 per server). */
+avf_status avf_server_add_app(avf_server *s, const avf_server_app *app);
+
 #ifdef __cplusplus
 }
 #endif

@@ -305,6 +305,7 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
     if (n == 1 && strcmp(seg[0], "metrics") == 0 && get) {
         avf_srv_buf b = {0};
         avf_srv_repo_metrics(c->s->repo, &b);
+        avf_srv_apps_metrics(c->s, &b);
         reply_buf(out, &b, "text/plain; version=0.0.4");
         return 0;
     }
@@ -314,6 +315,13 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
         avf_srv_repo_performance(c->s->repo, &b);
         reply_buf(out, &b, "application/json");
         return 0;
+    }
+    if (n >= 2 && strcmp(seg[0], "v1") == 0) {
+        /* the path after /v1/, without the query string (MHD strips it) */
+        const char *path = strstr(url, "v1/") + 3;
+        while (*path == '/')
+            path++;
+        return avf_srv_app_handle(c, method, path, out);
     }
     if (n < 1 || strcmp(seg[0], "v2") != 0) {
         avf_srv_reply_error(out, 404, "no such endpoint");

@@ -20,6 +20,8 @@
 static void conn_free(avf_srv_conn *c) {
     if (c->req)
         avf_srv_request_unref(c->req);
+    if (c->job)
+        avf_srv_job_unref(c->job);
     if (c->inst)
         avf_srv_repo_release(c->s->repo, c->inst);
     free(c->body);
@@ -118,7 +120,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES; /* the 413 went out before the body */
     avf_srv_reply r;
     if (c->phase == CONN_FINISHED) {
-        avf_srv_handle_finished(c, &r);
+        if (c->job)
+            avf_srv_app_finished(c, &r);
+        else
+            avf_srv_handle_finished(c, &r);
         return send_reply(conn, &r);
     }
     if (c->phase == CONN_QUEUED)
@@ -273,6 +278,7 @@ void avf_server_free(avf_server *s) {
         return;
     if (!s->stopped)
         avf_server_shutdown(s, -1);
+    avf_srv_apps_free(s);
     avf_srv_repo_free(s->repo);
     avf_pool_free_all(s->pool);
     pthread_cond_destroy(&s->idle);

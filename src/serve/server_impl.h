@@ -11,6 +11,8 @@
 #include <microhttpd.h>
 
 #include "avflow/serve.h"
+#include "serve/app.h"
+#include "serve/buf.h"
 #include "serve/repo.h"
 #include "serve/request.h"
 
@@ -26,6 +28,8 @@ struct avf_server {
     pthread_cond_t idle;
     int inflight;                /* requests between first byte and completion */
     int stopped;
+    avf_srv_app_queue *apps[AVF_SRV_APP_MAX]; /* filled under mu, then n_apps published */
+    atomic_int n_apps;
 };
 
 typedef enum conn_phase {
@@ -47,6 +51,7 @@ typedef struct avf_srv_conn {
     const char *content_encoding;
     avf_srv_request *req;        /* our reference */
     avf_srv_instance *inst;      /* our reference while req is alive */
+    avf_server_job *job;         /* an application request: our reference */
     pthread_mutex_t mu;          /* orders suspend (HTTP thread) before resume (worker) */
     conn_phase phase;
     int suspended;
@@ -67,6 +72,16 @@ typedef struct avf_srv_reply {
 int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv_reply *out);
 /* The reply of a request the batcher finished. */
 void avf_srv_handle_finished(avf_srv_conn *c, avf_srv_reply *out);
+/* POST /v1/<path>: queue a job for the app at `path` (app_http.c); same
+ * return convention as avf_srv_handle. */
+int avf_srv_app_handle(avf_srv_conn *c, const char *method, const char *path,
+                       avf_srv_reply *out);
+/* The reply of a job its app answered. */
+void avf_srv_app_finished(avf_srv_conn *c, avf_srv_reply *out);
+/* Per-app counters in the Prometheus text format. */
+void avf_srv_apps_metrics(avf_server *s, avf_srv_buf *b);
+/* Stop every app queue (after the HTTP daemon stopped). */
+void avf_srv_apps_free(avf_server *s);
 /* {"error": msg} with `status`. */
 void avf_srv_reply_error(avf_srv_reply *out, int status, const char *msg);
 
