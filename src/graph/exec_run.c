@@ -409,6 +409,25 @@ static double now_ms(void) {
     return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
 }
 
+/* The profile row of a node: convolutions split by kind (depthwise,
+ * pointwise, spatial), since those behave very differently on a GPU. */
+static const char *profile_key(const avf_graph_node *n) {
+    const char *op = n->op_type;
+    int conv = strcmp(op, "Conv") == 0, fused = strcmp(op, "FusedConv") == 0;
+    if (!conv && !fused)
+        return op;
+    const avf_graph_attr *g = avf_graph_node_attr(n, "group");
+    const avf_graph_attr *k = avf_graph_node_attr(n, "kernel_shape");
+    int pointwise = k && k->type == AVF_ATTR_INTS && k->n >= 1;
+    for (int i = 0; k && pointwise && i < k->n; i++)
+        pointwise = k->ints[i] == 1;
+    if (g && g->type == AVF_ATTR_INT && g->i > 1)
+        return conv ? "Conv/grouped" : "FusedConv/grouped";
+    if (pointwise)
+        return conv ? "Conv/1x1" : "FusedConv/1x1";
+    return conv ? "Conv/kxk" : "FusedConv/kxk";
+}
+
 /* One node, then a wait for the device, so its wall time is what the node
  * costs end to end (host work, launches and kernels). Syncing after every
  * node serializes the run: profile numbers show where time goes, not how
@@ -421,7 +440,7 @@ static avf_status run_node_profiled(avf_exec_run *r, avf_exec_frame *f, const av
                            : avf_device_synchronize(r->dev);
     double dt = now_ms() - t0;
     avf_exec_profile *p = r->profile;
-    const char *op = en->node->op_type;
+    const char *op = profile_key(en->node);
     int k = 0;
     while (k < p->n && strcmp(p->rows[k].op_type, op) != 0)
         k++;
