@@ -14,9 +14,15 @@ cp -a "$build/bin/avflow" "$out/bin/"
 cp -a "$build"/src/libavflow*.so* "$out/lib/"
 find "$build/tests" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \;
 find "$build/bench" -maxdepth 2 -type f -perm -u+x -name 'bench_*' -exec cp -a {} "$out/bench/" \; 2>/dev/null || true
+# The CUPTI kernel tracer (bench/engine/kernel_trace.c) and its CUPTI.
+if [ -f "$build/bench/libavf_kernel_trace.so" ]; then
+  cp -a "$build/bench/libavf_kernel_trace.so" "$out/lib/"
+  cupti=$(ldd "$build/bench/libavf_kernel_trace.so" | awk '/libcupti/ {print $3}')
+  [ -n "$cupti" ] && cp -L "$cupti" "$out/lib/"
+fi
 # Debian libraries that the Ubuntu GPU image does not ship.
 for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 libjansson.so.4; do
-  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+  path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/  && !f {print $NF; f=1}')
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done

@@ -74,7 +74,7 @@ static float *random_floats(int64_t n, uint64_t seed) {
 static void usage(FILE *f) {
     fprintf(f, "usage: bench_engine [--models DIR] [--device cuda:0|cpu] [--preset NAME]...\n"
                "                    [--batches 1,8,32] [--warmup W] [--reps R] [--tf32] [--fp16]\n"
-               "                    [--json FILE]\n"
+               "                    [--json FILE] [--mode graph|interp|graph16]\n"
                "modes: graph (plans replaying CUDA graphs, the default), interp (node by node),\n"
                "       graph16 (--fp16: graphs with float values in f16)\n"
                "presets: ocr_rec (1x3x48x320), ocr_det (1x3x640x640), ocr_cls (1x3x48x192),\n"
@@ -85,6 +85,7 @@ int main(int argc, char **argv) {
     const char *dir = "models", *devspec = "cuda:0", *json = NULL, *batches = "1,8,32";
     const char *only[8];
     int n_only = 0, warmup = 10, reps = 50, tf32 = 0, fp16 = 0;
+    const char *only_mode = NULL; /* --mode: run just that one (e.g. for kernel traces) */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -98,6 +99,8 @@ int main(int argc, char **argv) {
             dir = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--device")) {
             devspec = argv[++i];
+        } else if (i + 1 < argc && !strcmp(a, "--mode")) {
+            only_mode = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--json")) {
             json = argv[++i];
         } else if (i + 1 < argc && !strcmp(a, "--batches")) {
@@ -212,6 +215,8 @@ int main(int argc, char **argv) {
                                     : mode == 0  ? "graph"
                                     : mode == 1  ? "interp"
                                                  : "graph16";
+            if (only_mode && strcmp(only_mode, mode_name) != 0)
+                continue;
             for (int r = 0; r < warmup + reps; r++) {
                 AK(avf_event_record(e0, s));
                 double h0 = now_ms();

@@ -57,6 +57,10 @@ static const ecase ecases[] = {
     {3, {2, 4, 33}, 2, 1.0f, 0.0f},     /* MatMul output, bias on the last axis */
     {2, {3, 1000}, -1, 2.0f, 0.5f},     /* Act alone */
     {1, {1}, 0, 1.0f, 0.0f},
+    {4, {2, 6, 16, 32}, 1, 1.0f, 0.0f}, /* rows of 512: the vector row kernel */
+    {4, {2, 3, 17, 19}, 1, 1.0f, 0.0f}, /* rows of 323: the scalar row kernel */
+    {2, {1, 1001}, -1, 1.0f, 0.0f},     /* no bias, not a multiple of the vector */
+    {2, {4, 4096}, -1, 1.0f, 0.0f},     /* no bias, vectors */
 };
 
 static avf_epilogue_params params_for(avf_act_kind k, float pm, float pa) {

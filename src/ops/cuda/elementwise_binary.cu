@@ -201,6 +201,23 @@ __global__ void bin_general(const TA *a, const TB *b, TO *o, int64_t n, bargs g)
     }
 }
 
+/* Two dims after merging, e.g. an SE block's x[N,C,H,W] * s[N,C,1,1] as
+ * [N*C, H*W] * [N*C, 1]: a 2-D grid (y over rows, x along a row) whose
+ * offsets are products, with none of bin_general's 64-bit div/mod per
+ * element (a plan trace had bin_general among the OCR models' top kernels). */
+template <int OP, typename TA, typename TB, typename TO>
+__global__ void bin_rows(const TA *a, const TB *b, TO *o, int64_t rows, int64_t cols,
+                         int64_t sa0, int64_t sa1, int64_t sb0, int64_t sb1) {
+    for (int64_t r = blockIdx.y; r < rows; r += gridDim.y) {
+        const TA *ar = a + r * sa0;
+        const TB *br = b + r * sb0;
+        TO *orow = o + r * cols;
+        for (int64_t c = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; c < cols;
+             c += (int64_t)gridDim.x * blockDim.x)
+            orow[c] = bin_apply<OP, TA, TB, TO>(ar[c * sa1], br[c * sb1]);
+    }
+}
+
 bargs make_bargs(const avf_ew_bcast *bc) {
     bargs g;
     memset(&g, 0, sizeof g);
@@ -226,6 +243,14 @@ avf_status launch_bin(avf_op_ctx *ctx, const avf_ew_bcast *bc, const avf_tensor 
         (!sb || aligned(b->data, V * sizeof(TB))) && aligned(out->data, V * sizeof(TO))) {
         bin_flat<OP, TA, TB, TO, V><<<grid_for(n / V + 1), kThreads, 0, s>>>(
             (const TA *)a->data, sa, (const TB *)b->data, sb, (TO *)out->data, n);
+    } else if (bc->ndim == 2 && bc->dims[1] >= 32) {
+        int64_t rows = bc->dims[0], cols = bc->dims[1];
+        dim3 grid((unsigned)((cols + kThreads - 1) / kThreads > 1024 ? 1024
+                                                                     : (cols + kThreads - 1) / kThreads),
+                  (unsigned)(rows > 65535 ? 65535 : rows));
+        bin_rows<OP, TA, TB, TO><<<grid, kThreads, 0, s>>>(
+            (const TA *)a->data, (const TB *)b->data, (TO *)out->data, rows, cols,
+            bc->strides[0][0], bc->strides[0][1], bc->strides[1][0], bc->strides[1][1]);
     } else {
         bin_general<OP, TA, TB, TO><<<grid_for(n), kThreads, 0, s>>>(
             (const TA *)a->data, (const TB *)b->data, (TO *)out->data, n, make_bargs(bc));

@@ -51,6 +51,63 @@ __global__ void nearest_kernel(const T *__restrict__ x, T *__restrict__ y, resiz
     }
 }
 
+/* Nearest over rank >= 2, the shape Resize has in CNNs (N, C, H, W): a 3-D
+ * grid, x over the last axis, y over the one before, z over the slices of
+ * the leading axes. Each thread maps its column and row once; the slice's
+ * source offset is decomposed once per block. The one-thread-per-element
+ * kernel above did four 64-bit div/mods and four double mappings per
+ * element, and was the top kernel of the OCR detector in a plan trace. */
+template <typename T>
+__global__ void nearest2d_kernel(const T *__restrict__ x, T *__restrict__ y, resize_geo g,
+                                 int64_t slices) {
+    const int a1 = g.nd - 1, a0 = g.nd - 2;
+    int64_t w = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    int64_t h = blockIdx.y * (int64_t)blockDim.y + threadIdx.y;
+    bool live = w < g.out[a1] && h < g.out[a0];
+    int64_t off_w = 0, off_h = 0;
+    bool out_wh = false;
+    if (live) {
+        double xs = avf_resize_src(g.coord, (double)w, g.in[a1], g.out[a1], g.scale[a1],
+                                   g.roi[a1], g.roi[g.nd + a1]);
+        double ys = avf_resize_src(g.coord, (double)h, g.in[a0], g.out[a0], g.scale[a0],
+                                   g.roi[a0], g.roi[g.nd + a0]);
+        out_wh = avf_resize_outside(g.coord, xs, g.in[a1]) || avf_resize_outside(g.coord, ys, g.in[a0]);
+        off_w = avf_resize_nearest_index(g.nearest, xs, g.in[a1]) * g.istr[a1];
+        off_h = avf_resize_nearest_index(g.nearest, ys, g.in[a0]) * g.istr[a0];
+    }
+    __shared__ int64_t lead;
+    __shared__ int lead_out;
+    int64_t plane = g.out[a0] * g.out[a1];
+    for (int64_t z = blockIdx.z; z < slices; z += gridDim.z) {
+        if (threadIdx.x == 0 && threadIdx.y == 0) {
+            int64_t rem = z, off = 0;
+            int o_flag = 0;
+            for (int a = a0 - 1; a >= 0; a--) {
+                int64_t o = rem % g.out[a];
+                rem /= g.out[a];
+                double s = avf_resize_src(g.coord, (double)o, g.in[a], g.out[a], g.scale[a],
+                                          g.roi[a], g.roi[g.nd + a]);
+                o_flag |= avf_resize_outside(g.coord, s, g.in[a]);
+                off += avf_resize_nearest_index(g.nearest, s, g.in[a]) * g.istr[a];
+            }
+            lead = off;
+            lead_out = o_flag;
+        }
+        __syncthreads();
+        if (live) {
+            int64_t i = z * plane + h * g.out[a1] + w;
+            if (out_wh || lead_out) {
+                T e;
+                memcpy(&e, &g.ext_bits, sizeof e);
+                y[i] = e;
+            } else {
+                y[i] = x[lead + off_h + off_w];
+            }
+        }
+        __syncthreads(); /* lead is rewritten for the next slice */
+    }
+}
+
 /* Linear (K = 2) and cubic (K = 4): the K^k tap combinations of the k axes
  * that move, blended in f32. */
 template <typename T, int K>
@@ -126,6 +183,18 @@ unsigned blocks_for(int64_t n) {
 
 template <typename T>
 avf_status nearest(cudaStream_t st, const void *x, void *y, const resize_geo &g) {
+    if (g.nd >= 2 && g.total > 0) {
+        int64_t ow = g.out[g.nd - 1], oh = g.out[g.nd - 2];
+        int64_t slices = g.total / (ow * oh);
+        dim3 block(32, 8);
+        dim3 grid((unsigned)((ow + 31) / 32), (unsigned)((oh + 7) / 8),
+                  (unsigned)(slices > 65535 ? 65535 : slices));
+        if (grid.x <= 65535u * 1024u && grid.y <= 65535u) {
+            nearest2d_kernel<T><<<grid, block, 0, st>>>((const T *)x, (T *)y, g, slices);
+            AVF_CUDA_TRY(cudaGetLastError());
+            return AVF_OK;
+        }
+    }
     nearest_kernel<T><<<blocks_for(g.total), 256, 0, st>>>((const T *)x, (T *)y, g);
     AVF_CUDA_TRY(cudaGetLastError());
     return AVF_OK;
