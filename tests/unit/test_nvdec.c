@@ -223,6 +223,66 @@ static void test_nvdec_hevc10(void **state) {
     avf_pool_free_all(r.pool);
 }
 
+/* Strict GPU mode on NVDEC frames: the decode itself (bitstream up, frame
+ * surface to frame D2D) passes, and a frame stage's download of a decoded
+ * frame is refused with a status naming the stage, before anything is
+ * copied. */
+static void test_nvdec_strict(void **state) {
+    (void)state;
+    char p[512];
+    vt_need("h264.h264", p, sizeof p);
+    avf_device *dev = nvdec_device();
+    size_t es_n;
+    uint8_t *es = vt_read_all(vt_need("h264.h264", p, sizeof p), &es_n);
+    avf_pool *pool;
+    assert_avf_ok(avf_pool_create(dev, NULL, &pool));
+    avf_ledger *g = avf_ledger_global();
+    avf_ledger_set_strict(g, 1);
+    uint64_t refused = avf_ledger_refused(g);
+    avf_video_decoder *d;
+    avf_video_decoder_options o = {.codec = AVF_VIDEO_CODEC_H264, .max_queued = 64};
+    assert_avf_ok(avf_video_decoder_create_nvdec(dev, pool, NULL, &o, &d));
+    avf_status s = avf_video_decoder_send(d, es, es_n, 0);
+    assert_avf_ok(s);
+    assert_avf_ok(avf_video_decoder_send(d, NULL, 0, 0));
+    avf_video_frame f;
+    int got = 0, n = 0;
+    uint8_t *host = calloc(1, vt_frame_bytes(W, H, 0));
+    assert_non_null(host);
+    assert_avf_ok(avf_video_decoder_receive(d, &f, &got));
+    assert_true(got);
+    s = avf_memcpy_async(dev, host, f.y.data, avf_tensor_nbytes(&f.y), AVF_COPY_D2H, NULL,
+                         "video.test.download");
+    assert_int_equal(s, AVF_ERR_UNSUPPORTED);
+    print_message("strict: %s\n", avf_last_error());
+    assert_non_null(strstr(avf_last_error(), "video.test.download"));
+    assert_int_equal(avf_ledger_refused(g), refused + 1);
+    assert_avf_ok(avf_device_synchronize(dev));
+    size_t zero = 0;
+    for (size_t i = 0; i < avf_tensor_nbytes(&f.y); i++)
+        zero += host[i] == 0;
+    assert_int_equal(zero, avf_tensor_nbytes(&f.y)); /* nothing was copied */
+    /* strict off: the same download works and the frame is a real picture */
+    avf_ledger_set_strict(g, 0);
+    assert_avf_ok(avf_memcpy_async(dev, host, f.y.data, avf_tensor_nbytes(&f.y), AVF_COPY_D2H,
+                                   NULL, "video.test.download"));
+    assert_avf_ok(avf_device_synchronize(dev));
+    zero = 0;
+    for (size_t i = 0; i < avf_tensor_nbytes(&f.y); i++)
+        zero += host[i] == 0;
+    assert_true(zero < avf_tensor_nbytes(&f.y));
+    do {
+        avf_video_frame_release(&f, NULL);
+        n++;
+        assert_avf_ok(avf_video_decoder_receive(d, &f, &got));
+    } while (got);
+    assert_int_equal(n, NFRAMES); /* strict mode did not disturb the decode */
+    avf_video_decoder_free(d);
+    free(host);
+    free(es);
+    avf_pool_free_all(pool);
+}
+
 #define NTHREADS 6
 
 static void test_nvdec_sessions_in_threads(void **state) {
@@ -313,6 +373,7 @@ int main(void) {
         cmocka_unit_test(test_nvdec_h264),
         cmocka_unit_test(test_nvdec_hevc10),
         cmocka_unit_test(test_nvdec_sessions_in_threads),
+        cmocka_unit_test(test_nvdec_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
