@@ -48,7 +48,7 @@ def synth(frames):
             noise = (h >> np.uint32(8)).astype(np.float64) / float(1 << 23) - 1.0
             tone = np.sin(2 * np.pi * (660.0 if c else 440.0) * (i % minute) / IN_RATE)
             v = 0.25 * (sweep + tone + noise)
-            out[i - s, c] = np.rint(v * 32767.0).astype(np.int16)
+            out[i, c] = np.rint(v * 32767.0).astype(np.int16)
     return out
 
 
