@@ -629,6 +629,8 @@ int main(int argc, char **argv) {
     }
     if (!is_cpu_decoder(&c) && avf_nvdec_available(dev) != AVF_OK) {
         fprintf(stderr, "bench_video: NVDEC unavailable on %s: %s\n", c.device, avf_last_error());
+        avf_pool_free_all(pool);
+        free(es);
         return 77;
     }
     printf("bench_video: %s (%zu bytes), device %s, decoder %s, sched %s, batch %d, %s %dx%d %s%s, "
