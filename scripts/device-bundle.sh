@@ -4,9 +4,54 @@
 # libraries the GPU machine lacks (it has CUDA, cuBLAS, cuDNN and cuFFT but
 # not cmocka, libmicrohttpd or jansson). scripts/gpu-check.sh runs it there; the device tool carries it:
 #   carry: [".bundle"]   command: scripts/gpu-check.sh
+#
+# --media [build]: a separate, small .bundle-media/ (~15 MB) for the media
+# benchmarks and GPU tests alone (bench/media/run-device.sh runs it):
+#   carry: [".bundle-media"]   command: bench/media/run-device.sh
+# It holds libavflow (no FFmpeg: NVDEC is loaded at run time), test_ledger,
+# test_nvdec, bench_video, bench_audio, the test clips, the 1080p30 bench
+# clip (bench/media/make-clip.sh, made here with ffmpeg) and soxr wheels
+# for bench/media/peers_audio.py.
 set -euo pipefail
-build=${1:-build}
 root=$(cd "$(dirname "$0")/.." && pwd)
+if [ "${1:-}" = "--media" ]; then
+  build=${2:-build}
+  out="$root/.bundle-media"
+  rm -rf "$out"
+  mkdir -p "$out/lib" "$out/tests" "$out/bench" "$out/video" "$out/whl"
+  # the clips test_nvdec decodes (idempotent: only missing files are made)
+  command -v ffmpeg >/dev/null && "$root/scripts/make-test-data.sh" --video >/dev/null
+  cp -a "$build"/src/libavflow.so* "$out/lib/"
+  for t in test_ledger test_nvdec; do cp -a "$build/tests/$t" "$out/tests/"; done
+  for t in bench_video bench_audio; do cp -a "$build/bench/$t" "$out/bench/"; done
+  for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3; do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/ {print $NF; exit}')
+    [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
+    cp -L "$path" "$out/lib/$lib"
+  done
+  for f in h264.h264 h264.nv12 hevc10.hevc hevc10.p010 hevc.hevc hevc.nv12 vp9.ivf vp9.nv12 \
+           av1.ivf av1.nv12; do
+    [ -f "$root/data/video/$f" ] && cp "$root/data/video/$f" "$out/video/"
+  done
+  [ -f "$out/video/h264.h264" ] ||
+    echo "device-bundle: no data/video (scripts/make-test-data.sh --video): test_nvdec will skip" >&2
+  "$root/bench/media/make-clip.sh" "$build/media-data"
+  cp "$build/media-data/bench1080p30.h264" "$out/video/"
+  # soxr for the host peer, for whichever CPython the GPU image has
+  for v in 3.10 3.11 3.12; do
+    ls "$root"/.whl/soxr-1.1.0-cp"${v/./}"-*.whl >/dev/null 2>&1 && continue
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version "$v" \
+      --platform manylinux_2_28_x86_64 -d "$root/.whl" soxr==1.1.0 ||
+      echo "device-bundle: could not fetch soxr for $v (peers_audio will report it missing)" >&2
+  done
+  cp "$root"/.whl/soxr-1.1.0-*.whl "$out/whl/" 2>/dev/null || true
+  echo "$root" > "$out/SOURCE_DIR"
+  git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"
+  du -sh "$out"
+  echo "device-bundle: media bundle ready in .bundle-media/ (commit $(cat "$out/COMMIT"))"
+  exit 0
+fi
+build=${1:-build}
 out="$root/.bundle"
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/tests" "$out/bench"

@@ -60,6 +60,12 @@ vid hevc10.mkv -c:v libx265 -preset veryfast "${x265q[@]}" -pix_fmt yuv420p10le 
 copy_es h264.ts h264.mp4 mpegts
 copy_es h264.h264 h264.mp4 h264
 copy_es hevc10.hevc hevc10.mkv hevc
+# NVDEC's other inputs (tests/unit/test_nvdec.c, no FFmpeg on the GPU machine):
+# HEVC 8-bit as Annex-B, VP9 and AV1 in IVF (a 32-byte header, then each
+# frame / temporal unit behind a 12-byte size + pts header)
+copy_es hevc.hevc hevc.mkv hevc
+copy_es vp9.ivf vp9.webm ivf
+copy_es av1.ivf av1.mkv ivf
 ref h264.nv12 h264.mp4 nv12 15
 ref hevc.nv12 hevc.mkv nv12 4
 ref vp9.nv12 vp9.webm nv12 4

@@ -328,6 +328,10 @@ avf_status avf_memcpy_async(avf_device *dev, void *dst, const void *src, size_t 
         return AVF_OK;
     AVF_CHECK_ARG(dst != NULL && src != NULL);
     void *native = NULL;
+    /* Strict GPU mode: a decoded frame copied back to the host is refused
+     * before it is made. The CPU device's memory is host memory already. */
+    if (kind == AVF_COPY_D2H && dev->kind != AVF_DEVICE_CPU)
+        AVF_TRY(avf_ledger_check(avf_ledger_global(), tag, kind, bytes));
     AVF_TRY(avf_stream_on(dev, s, &native));
     AVF_TRY(dev->ops->memcpy_async(dev->index, dst, src, bytes, kind, native));
     avf_ledger_record(avf_ledger_global(), tag, kind, bytes);

@@ -39,6 +39,8 @@ struct avf_ledger {
     _Atomic uint32_t index[AVF_LEDGER_INDEX_SLOTS]; /* entry + 1, 0 = empty */
     _Atomic size_t count;                         /* published entries */
     _Atomic int other;                            /* entry + 1 of "other", 0 = none */
+    _Atomic int strict;                           /* strict GPU mode on */
+    _Atomic uint64_t refused;                     /* copies the strict check refused */
     avf_ledger_slot entries[AVF_LEDGER_MAX_TAGS];
 };
 
@@ -248,4 +250,65 @@ void avf_ledger_reset(avf_ledger *l) {
             atomic_store_explicit(&l->entries[i].bytes[k], 0, memory_order_relaxed);
             atomic_store_explicit(&l->entries[i].copies[k], 0, memory_order_relaxed);
         }
+    atomic_store_explicit(&l->refused, 0, memory_order_relaxed);
+}
+
+/* ------------------------------------------------------------ strict mode */
+
+static const char *const avf_ledger_frame_prefixes[] = {"video.", "image.", "frame."};
+
+int avf_ledger_is_frame_tag(const char *tag) {
+    if (!tag)
+        return 0;
+    for (size_t i = 0; i < sizeof avf_ledger_frame_prefixes / sizeof *avf_ledger_frame_prefixes; i++) {
+        size_t n = strlen(avf_ledger_frame_prefixes[i]);
+        if (strncmp(tag, avf_ledger_frame_prefixes[i], n) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* The environment is read once for the global ledger, before any explicit
+ * setting can be made or read, so avf_ledger_set_strict always wins. */
+static pthread_once_t avf_ledger_env_once = PTHREAD_ONCE_INIT;
+
+static void avf_ledger_read_env(void) {
+    const char *v = getenv("AVF_STRICT_GPU");
+    if (v && v[0] && strcmp(v, "0") != 0)
+        atomic_store_explicit(&avf_ledger_global_instance.strict, 1, memory_order_relaxed);
+}
+
+static void avf_ledger_env(avf_ledger *l) {
+    if (l == &avf_ledger_global_instance)
+        pthread_once(&avf_ledger_env_once, avf_ledger_read_env);
+}
+
+void avf_ledger_set_strict(avf_ledger *l, int on) {
+    if (!l)
+        return;
+    avf_ledger_env(l);
+    atomic_store_explicit(&l->strict, on ? 1 : 0, memory_order_relaxed);
+}
+
+int avf_ledger_strict(avf_ledger *l) {
+    if (!l)
+        return 0;
+    avf_ledger_env(l);
+    return atomic_load_explicit(&l->strict, memory_order_relaxed);
+}
+
+avf_status avf_ledger_check(avf_ledger *l, const char *tag, avf_copy_kind kind, uint64_t bytes) {
+    /* Cheap tests first: this runs before every D2H copy. */
+    if (!l || kind != AVF_COPY_D2H || !avf_ledger_is_frame_tag(tag) || !avf_ledger_strict(l))
+        return AVF_OK;
+    atomic_fetch_add_explicit(&l->refused, 1, memory_order_relaxed);
+    return AVF_FAIL(AVF_ERR_UNSUPPORTED,
+                    "strict GPU mode: stage \"%.*s\" copies %llu bytes of decoded frames "
+                    "to the host (device to host); keep the frames on the device, or turn "
+                    "strict mode off (AVF_STRICT_GPU=0)",
+                    AVF_LEDGER_TAG_MAX, tag, (unsigned long long)bytes);
+}
+
+uint64_t avf_ledger_refused(avf_ledger *l) {
+    return l ? atomic_load_explicit(&l->refused, memory_order_relaxed) : 0;
 }

@@ -1,10 +1,14 @@
 /* Unit tests for the transfer ledger: per-tag counts, totals, snapshot,
  * reset, tag overflow and truncation, concurrent recording, and the global
- * ledger fed by avf_memcpy_async. */
+ * ledger fed by avf_memcpy_async, and strict GPU mode (the policy on a
+ * ledger of its own, AVF_STRICT_GPU for the global one, and avf_memcpy_async
+ * refusing a frame's D2H copy on CUDA while the CPU device has no round trip
+ * to refuse). */
 #include "test_util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void test_counts_per_tag(void **state) {
     (void)state;
@@ -338,8 +342,129 @@ static void test_memcpy_records_global(void **state) {
     free(back);
 }
 
+/* Runs first (see main): the global ledger reads AVF_STRICT_GPU once, at
+ * its first strict query, and nothing before this test queries it. */
+static void test_strict_env(void **state) {
+    (void)state;
+    assert_int_equal(setenv("AVF_STRICT_GPU", "1", 1), 0);
+    avf_ledger *g = avf_ledger_global();
+    assert_int_equal(avf_ledger_strict(g), 1);
+    assert_avf_fails(avf_ledger_check(g, "video.env", AVF_COPY_D2H, 1), AVF_ERR_UNSUPPORTED);
+    /* read once: changing the environment later does not flip it back */
+    assert_int_equal(setenv("AVF_STRICT_GPU", "0", 1), 0);
+    assert_int_equal(avf_ledger_strict(g), 1);
+    /* an explicit setting wins over the environment */
+    avf_ledger_set_strict(g, 0);
+    assert_int_equal(avf_ledger_strict(g), 0);
+    assert_avf_ok(avf_ledger_check(g, "video.env", AVF_COPY_D2H, 1));
+    unsetenv("AVF_STRICT_GPU");
+}
+
+static void test_strict_policy(void **state) {
+    (void)state;
+    assert_true(avf_ledger_is_frame_tag("video.nvdec"));
+    assert_true(avf_ledger_is_frame_tag("image.resize"));
+    assert_true(avf_ledger_is_frame_tag("frame.download"));
+    assert_false(avf_ledger_is_frame_tag("video"));   /* the namespace needs its dot */
+    assert_false(avf_ledger_is_frame_tag("xvideo.a"));
+    assert_false(avf_ledger_is_frame_tag("exec"));
+    assert_false(avf_ledger_is_frame_tag(""));
+    assert_false(avf_ledger_is_frame_tag(NULL));
+
+    avf_ledger *l = NULL;
+    assert_avf_ok(avf_ledger_create(&l));
+    assert_int_equal(avf_ledger_strict(l), 0); /* off by default, env or not */
+    assert_avf_ok(avf_ledger_check(l, "video.decode", AVF_COPY_D2H, 100));
+    avf_ledger_set_strict(l, 7);
+    assert_int_equal(avf_ledger_strict(l), 1);
+    assert_avf_fails(avf_ledger_check(l, "video.decode", AVF_COPY_D2H, 3110400),
+                     AVF_ERR_UNSUPPORTED);
+    /* the status names the stage and the size */
+    assert_non_null(strstr(avf_last_error(), "\"video.decode\""));
+    assert_non_null(strstr(avf_last_error(), "3110400"));
+    assert_int_equal(avf_ledger_refused(l), 1);
+    /* only device-to-host is a round trip; only frame stages are policed */
+    assert_avf_ok(avf_ledger_check(l, "video.decode", AVF_COPY_H2D, 100));
+    assert_avf_ok(avf_ledger_check(l, "video.decode", AVF_COPY_D2D, 100));
+    assert_avf_ok(avf_ledger_check(l, "video.decode", AVF_COPY_H2H, 100));
+    assert_avf_ok(avf_ledger_check(l, "exec", AVF_COPY_D2H, 100));
+    assert_avf_ok(avf_ledger_check(l, NULL, AVF_COPY_D2H, 100));
+    assert_avf_fails(avf_ledger_check(l, "image.letterbox", AVF_COPY_D2H, 1), AVF_ERR_UNSUPPORTED);
+    assert_int_equal(avf_ledger_refused(l), 2);
+    /* the check counts nothing as copied */
+    avf_ledger_entry e;
+    assert_avf_fails(avf_ledger_get(l, "video.decode", &e), AVF_ERR_NOT_FOUND);
+    avf_ledger_reset(l);
+    assert_int_equal(avf_ledger_refused(l), 0);
+    assert_int_equal(avf_ledger_strict(l), 1); /* reset keeps the setting */
+    avf_ledger_set_strict(l, 0);
+    assert_avf_ok(avf_ledger_check(l, "image.letterbox", AVF_COPY_D2H, 1));
+    assert_avf_ok(avf_ledger_check(NULL, "video.x", AVF_COPY_D2H, 1));
+    assert_int_equal(avf_ledger_refused(NULL), 0);
+    avf_ledger_free(l);
+}
+
+/* avf_memcpy_async under the global ledger's strict mode: on CUDA a frame
+ * stage's D2H copy is refused before it happens (nothing copied, nothing
+ * recorded); on the CPU device there is no host round trip, so it copies. */
+static void test_strict_memcpy(void **state) {
+    avf_device *dev = avf_test_device(state);
+    int cpu = avf_device_get_kind(dev) == AVF_DEVICE_CPU;
+    enum { N = 4096 };
+    char tag[64], plain[64];
+    snprintf(tag, sizeof tag, "video.test_ledger.%s", avf_device_get_name(dev));
+    snprintf(plain, sizeof plain, "test_ledger.strict.%s", avf_device_get_name(dev));
+    uint8_t *host = malloc(N), *back = malloc(N);
+    assert_non_null(host);
+    assert_non_null(back);
+    for (int i = 0; i < N; i++)
+        host[i] = (uint8_t)(i * 13 + 1);
+    void *d = NULL;
+    assert_avf_ok(avf_device_malloc(dev, N, &d));
+    avf_ledger *g = avf_ledger_global();
+    avf_ledger_set_strict(g, 1);
+    uint64_t r0 = avf_ledger_refused(g), b0, c0, b1, c1;
+
+    /* up is fine, even for a frame stage */
+    assert_avf_ok(avf_memcpy_async(dev, d, host, N, AVF_COPY_H2D, NULL, tag));
+    assert_avf_ok(avf_device_synchronize(dev));
+    memset(back, 0, N);
+    global_count(tag, AVF_COPY_D2H, &b0, &c0);
+    avf_status s = avf_memcpy_async(dev, back, d, N, AVF_COPY_D2H, NULL, tag);
+    assert_avf_ok(avf_device_synchronize(dev));
+    global_count(tag, AVF_COPY_D2H, &b1, &c1);
+    if (cpu) {
+        assert_avf_ok(s);
+        assert_memory_equal(host, back, N);
+        assert_int_equal(b1 - b0, N);
+        assert_int_equal(avf_ledger_refused(g), r0);
+    } else {
+        assert_int_equal(s, AVF_ERR_UNSUPPORTED);
+        assert_non_null(strstr(avf_last_error(), tag));
+        assert_int_equal(back[0], 0); /* not copied */
+        assert_int_equal(back[N - 1], 0);
+        assert_int_equal(b1, b0); /* not recorded */
+        assert_int_equal(c1, c0);
+        assert_int_equal(avf_ledger_refused(g), r0 + 1);
+    }
+    /* a stage outside the frame namespaces may download */
+    assert_avf_ok(avf_memcpy_async(dev, back, d, N, AVF_COPY_D2H, NULL, plain));
+    assert_avf_ok(avf_device_synchronize(dev));
+    assert_memory_equal(host, back, N);
+    /* strict off: the frame stage copies again */
+    avf_ledger_set_strict(g, 0);
+    memset(back, 0, N);
+    assert_avf_ok(avf_memcpy_async(dev, back, d, N, AVF_COPY_D2H, NULL, tag));
+    assert_avf_ok(avf_device_synchronize(dev));
+    assert_memory_equal(host, back, N);
+    assert_avf_ok(avf_device_free(dev, d));
+    free(host);
+    free(back);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_strict_env), /* first: see the test */
         cmocka_unit_test(test_counts_per_tag),
         cmocka_unit_test(test_totals),
         cmocka_unit_test(test_snapshot_and_reset),
@@ -349,6 +474,8 @@ int main(void) {
         cmocka_unit_test(test_bad_args),
         cmocka_unit_test(test_global),
         AVF_DEVICE_TESTS(test_memcpy_records_global),
+        cmocka_unit_test(test_strict_policy),
+        AVF_DEVICE_TESTS(test_strict_memcpy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

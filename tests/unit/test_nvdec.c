@@ -41,6 +41,7 @@ typedef struct run {
     size_t es_n, ref_n, chunk;
     avf_video_codec codec;
     int ten;
+    int ivf; /* es is an IVF file: one frame per send (VP9 frames, AV1 temporal units) */
     /* out */
     avf_status status;
     char msg[512];
@@ -97,12 +98,25 @@ static void *decode_es(void *arg) {
         s = avf_video_decoder_create_nvdec(r->dev, r->pool, st, &o, &d);
     if (s != AVF_OK)
         run_fail(r, s);
-    size_t off = 0;
+    size_t off = r->ivf ? 32 : 0; /* IVF: a 32-byte file header, then frames */
     int ended = 0;
     while (r->status == AVF_OK && !ended) {
         size_t n = r->es_n - off < r->chunk ? r->es_n - off : r->chunk;
+        const uint8_t *at = r->es + off;
+        if (r->ivf) { /* frame header: 4-byte LE size, 8-byte pts */
+            n = 0;
+            if (r->es_n - off >= 12) {
+                const uint8_t *h = r->es + off;
+                size_t fs = (size_t)h[0] | (size_t)h[1] << 8 | (size_t)h[2] << 16 | (size_t)h[3] << 24;
+                if (fs <= r->es_n - off - 12) {
+                    at = h + 12;
+                    n = fs;
+                    off += 12;
+                }
+            }
+        }
         ended = n == 0;
-        s = avf_video_decoder_send(d, ended ? NULL : r->es + off, n, (int64_t)off);
+        s = avf_video_decoder_send(d, ended ? NULL : at, n, (int64_t)off);
         off += n;
         if (s != AVF_OK) {
             run_fail(r, s);
@@ -191,6 +205,7 @@ static void test_nvdec_h264(void **state) {
         n += got;
         avf_video_frame_release(&f, NULL);
     } while (got);
+    assert_true(n <= 4); /* never more than the queue held */
     s = avf_video_decoder_send(d, NULL, 0, 0);
     assert_true(s == AVF_OK || s == AVF_ERR_FULL);
     int64_t delivered, dropped;
@@ -221,6 +236,107 @@ static void test_nvdec_hevc10(void **state) {
     free((void *)r.es);
     free((void *)r.ref);
     avf_pool_free_all(r.pool);
+}
+
+/* Strict GPU mode on NVDEC frames: the decode itself (bitstream up, frame
+ * surface to frame D2D) passes, and a frame stage's download of a decoded
+ * frame is refused with a status naming the stage, before anything is
+ * copied. */
+static void test_nvdec_strict(void **state) {
+    (void)state;
+    char p[512];
+    vt_need("h264.h264", p, sizeof p);
+    avf_device *dev = nvdec_device();
+    size_t es_n;
+    uint8_t *es = vt_read_all(vt_need("h264.h264", p, sizeof p), &es_n);
+    avf_pool *pool;
+    assert_avf_ok(avf_pool_create(dev, NULL, &pool));
+    avf_ledger *g = avf_ledger_global();
+    avf_ledger_set_strict(g, 1);
+    uint64_t refused = avf_ledger_refused(g);
+    avf_video_decoder *d;
+    avf_video_decoder_options o = {.codec = AVF_VIDEO_CODEC_H264, .max_queued = 64};
+    assert_avf_ok(avf_video_decoder_create_nvdec(dev, pool, NULL, &o, &d));
+    avf_status s = avf_video_decoder_send(d, es, es_n, 0);
+    assert_avf_ok(s);
+    assert_avf_ok(avf_video_decoder_send(d, NULL, 0, 0));
+    avf_video_frame f;
+    int got = 0, n = 0;
+    uint8_t *host = calloc(1, vt_frame_bytes(W, H, 0));
+    assert_non_null(host);
+    assert_avf_ok(avf_video_decoder_receive(d, &f, &got));
+    assert_true(got);
+    s = avf_memcpy_async(dev, host, f.y.data, avf_tensor_nbytes(&f.y), AVF_COPY_D2H, NULL,
+                         "video.test.download");
+    assert_int_equal(s, AVF_ERR_UNSUPPORTED);
+    print_message("strict: %s\n", avf_last_error());
+    assert_non_null(strstr(avf_last_error(), "video.test.download"));
+    assert_int_equal(avf_ledger_refused(g), refused + 1);
+    assert_avf_ok(avf_device_synchronize(dev));
+    size_t zero = 0;
+    for (size_t i = 0; i < avf_tensor_nbytes(&f.y); i++)
+        zero += host[i] == 0;
+    assert_int_equal(zero, avf_tensor_nbytes(&f.y)); /* nothing was copied */
+    /* strict off: the same download works and the frame is a real picture */
+    avf_ledger_set_strict(g, 0);
+    assert_avf_ok(avf_memcpy_async(dev, host, f.y.data, avf_tensor_nbytes(&f.y), AVF_COPY_D2H,
+                                   NULL, "video.test.download"));
+    assert_avf_ok(avf_device_synchronize(dev));
+    zero = 0;
+    for (size_t i = 0; i < avf_tensor_nbytes(&f.y); i++)
+        zero += host[i] == 0;
+    assert_true(zero < avf_tensor_nbytes(&f.y));
+    do {
+        avf_video_frame_release(&f, NULL);
+        n++;
+        assert_avf_ok(avf_video_decoder_receive(d, &f, &got));
+    } while (got);
+    assert_int_equal(n, NFRAMES); /* strict mode did not disturb the decode */
+    avf_video_decoder_free(d);
+    free(host);
+    free(es);
+    avf_pool_free_all(pool);
+}
+
+/* The other codecs NVDEC decodes, 8-bit 4:2:0, against ffmpeg's decode of
+ * the same files (the first 4 frames are in the references). HEVC goes in
+ * as an Annex-B byte stream in odd slices; VP9 and AV1 as IVF frames, one
+ * per send (NVDEC's parser takes whole VP9 frames / AV1 temporal units). */
+static void nvdec_clip(const char *es, const char *ref, avf_video_codec codec, int ivf,
+                       const char *what) {
+    char p[512];
+    vt_need(es, p, sizeof p);
+    vt_need(ref, p, sizeof p);
+    avf_device *dev = nvdec_device();
+    run r;
+    load(&r, es, ref);
+    r.dev = dev;
+    r.codec = codec;
+    r.ivf = ivf;
+    r.chunk = 777;
+    assert_true(!ivf || (r.es_n >= 32 && memcmp(r.es, "DKIF", 4) == 0));
+    assert_avf_ok(avf_pool_create(dev, NULL, &r.pool));
+    decode_es(&r);
+    report(&r, what);
+    assert_int_equal(r.compared, 4);
+    free((void *)r.es);
+    free((void *)r.ref);
+    avf_pool_free_all(r.pool);
+}
+
+static void test_nvdec_hevc(void **state) {
+    (void)state;
+    nvdec_clip("hevc.hevc", "hevc.nv12", AVF_VIDEO_CODEC_HEVC, 0, "hevc.hevc on NVDEC");
+}
+
+static void test_nvdec_vp9(void **state) {
+    (void)state;
+    nvdec_clip("vp9.ivf", "vp9.nv12", AVF_VIDEO_CODEC_VP9, 1, "vp9.ivf on NVDEC");
+}
+
+static void test_nvdec_av1(void **state) {
+    (void)state;
+    nvdec_clip("av1.ivf", "av1.nv12", AVF_VIDEO_CODEC_AV1, 1, "av1.ivf on NVDEC");
 }
 
 #define NTHREADS 6
@@ -312,7 +428,11 @@ int main(void) {
         cmocka_unit_test(test_nvdec_args),
         cmocka_unit_test(test_nvdec_h264),
         cmocka_unit_test(test_nvdec_hevc10),
+        cmocka_unit_test(test_nvdec_hevc),
+        cmocka_unit_test(test_nvdec_vp9),
+        cmocka_unit_test(test_nvdec_av1),
         cmocka_unit_test(test_nvdec_sessions_in_threads),
+        cmocka_unit_test(test_nvdec_strict),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
