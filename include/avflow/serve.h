@@ -81,6 +81,11 @@ typedef struct avf_server_app {
     void *user;             /* the caller's; must outlive the server */
 } avf_server_app;
 
+/* The HTTP status avflow answers for a status: 400 for bad input (invalid,
+ * corrupt, unsupported), 404, 429 full, 503 out of memory or closing, 504
+ * timeout, 500 otherwise. For apps mapping their per-request failures. */
+int avf_server_http_status(avf_status st);
+
 /* Serve an application endpoint from now on (at most 16 per server). */
 avf_status avf_server_add_app(avf_server *s, const avf_server_app *app);
 

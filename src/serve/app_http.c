@@ -27,6 +27,8 @@ avf_status avf_server_add_app(avf_server *s, const avf_server_app *app) {
     return st;
 }
 
+int avf_server_http_status(avf_status st) { return avf_srv_http_status(st); }
+
 void avf_srv_apps_free(avf_server *s) {
     int n = atomic_load(&s->n_apps);
     for (int i = 0; i < n; i++)

@@ -1,0 +1,103 @@
+/* POST /v1/audio/vad: an audio file in the body (WAV, FLAC, OGG; MP3, AAC,
+ * M4A, Opus where FFmpeg is built in), speech segments out as JSON:
+ *   {"duration_s": 6.2, "sample_rate": 16000, "channels": 1,
+ *    "speech_s": 3.9, "segments": [{"start_s": 1.02, "end_s": 2.75}, ...]}
+ * Query arguments: threshold, min_speech_ms, min_silence_ms, speech_pad_ms
+ * (see avflow/vad.h). Requests that arrive together and ask for the same
+ * options run as one avf_vad_run_batch, so every Silero step serves all of
+ * them at once. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "apps/http_args.h"
+#include "apps/http_vad.h"
+#include "avflow/vad.h"
+
+typedef struct job_opts {
+    avf_vad_options o;
+    int ok;
+} job_opts;
+
+static int parse(avf_server_job *j, avf_vad_options *o, int fp16) {
+    avf_vad_options_default(o);
+    o->fp16 = fp16;
+    double t = o->threshold, ms = o->min_speech_ms, sil = o->min_silence_ms,
+           pad = o->speech_pad_ms;
+    if (!avf_http_arg_num(j, "threshold", 0.01, 0.99, &t) ||
+        !avf_http_arg_num(j, "min_speech_ms", 0, 60000, &ms) ||
+        !avf_http_arg_num(j, "min_silence_ms", 0, 60000, &sil) ||
+        !avf_http_arg_num(j, "speech_pad_ms", 0, 10000, &pad))
+        return 0;
+    if (avf_server_job_arg(j, "threshold")) {
+        o->threshold = (float)t;
+        o->neg_threshold = (float)(t - 0.15 > 0.01 ? t - 0.15 : 0.01);
+    }
+    o->min_speech_ms = (int)ms;
+    o->min_silence_ms = (int)sil;
+    o->speech_pad_ms = (int)pad;
+    return 1;
+}
+
+static char *result_json(const avf_vad_result *r, int batch) {
+    json_t *segs = json_array();
+    double speech = 0;
+    for (int i = 0; segs && i < r->n_segments; i++) {
+        speech += r->segments[i].end_s - r->segments[i].start_s;
+        json_array_append_new(segs, json_pack("{s:f,s:f}", "start_s", r->segments[i].start_s,
+                                              "end_s", r->segments[i].end_s));
+    }
+    json_t *o = json_pack("{s:f,s:i,s:i,s:f,s:o,s:i}", "duration_s", r->duration_s,
+                          "sample_rate", r->sample_rate, "channels", r->channels, "speech_s",
+                          speech, "segments", segs ? segs : json_array(), "batch", batch);
+    char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    json_decref(o);
+    return s;
+}
+
+void avf_http_vad_batch(void *user, int n, avf_server_job *const *jobs) {
+    avf_http_vad *h = user;
+    job_opts *opt = calloc((size_t)n, sizeof *opt);
+    avf_vad_input *in = calloc((size_t)n, sizeof *in);
+    avf_vad_result *res = calloc((size_t)n, sizeof *res);
+    avf_server_job **grp = calloc((size_t)n, sizeof *grp);
+    if (!opt || !in || !res || !grp) {
+        for (int i = 0; i < n; i++)
+            avf_server_job_fail(jobs[i], 503, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < n; i++)
+        opt[i].ok = parse(jobs[i], &opt[i].o, h->fp16);
+    /* One run per distinct option set, in arrival order. */
+    for (int first = 0; first < n; first++) {
+        if (!opt[first].ok)
+            continue;
+        int m = 0;
+        for (int i = first; i < n; i++)
+            if (opt[i].ok && memcmp(&opt[i].o, &opt[first].o, sizeof opt[first].o) == 0) {
+                grp[m] = jobs[i];
+                in[m].data = avf_server_job_body(jobs[i], &in[m].len);
+                if (i != first)
+                    opt[i].ok = 0; /* taken */
+                m++;
+            }
+        opt[first].ok = 0;
+        memset(res, 0, (size_t)m * sizeof *res);
+        avf_status st = avf_vad_run_batch(h->vad, &opt[first].o, m, in, res);
+        for (int k = 0; k < m; k++) {
+            if (st == AVF_OK && res[k].status == AVF_OK)
+                avf_server_job_reply(grp[k], result_json(&res[k], m));
+            else
+                avf_server_job_fail(grp[k],
+                                    avf_server_http_status(st != AVF_OK ? st : res[k].status),
+                                    res[k].error[0] ? res[k].error : avf_last_error());
+            avf_vad_result_free(&res[k]);
+        }
+    }
+done:
+    free(opt);
+    free(in);
+    free(res);
+    free(grp);
+}
