@@ -102,6 +102,11 @@ if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then
     echo "device-bundle: could not fetch onnx2torch (peers will report it missing)" >&2
 fi
 cp "$root"/.whl/onnx2torch-*.whl "$out/whl/" 2>/dev/null || true
+# Debug info is most of the bytes and the carry is bounded (64 MiB): strip it
+# (symbols stay, so backtraces still name functions; -lineinfo is in the
+# device code, which strip leaves alone).
+find "$out/bin" "$out/lib" "$out/tests" "$out/bench" -type f \( -perm -u+x -o -name '*.so*' \) \
+  -exec strip --strip-debug {} + 2>/dev/null || true
 # Tests find sources, models and conformance lists at the build's source path.
 echo "$root" > "$out/SOURCE_DIR"
 git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"
