@@ -72,7 +72,10 @@ static void do_concat_split(int gpu) {
         avf_dtype dt = test_dtypes[it % 4];
         size_t es = avf_dtype_size(dt);
         int64_t base[AVF_MAX_DIMS];
-        rand_shape(&seed, nd, 1, 5, base);
+        /* the last iterations are large enough for the contiguous-runs
+         * kernel (runs of >= 256 bytes, vector copies where aligned) */
+        int big = it >= 12;
+        rand_shape(&seed, nd, 1, big ? 24 : 5, base);
         int axis = (int)avf_test_rand(&seed, 0, nd);
         avf_tensor xs[4], *xsp[4], ds[4];
         const avf_tensor *cxs[4];
@@ -80,7 +83,7 @@ static void do_concat_split(int gpu) {
         avf_concat_params cp = {it % 2 ? axis - nd : axis};
         for (int i = 0; i < n; i++) {
             ds[i] = desc(dt, nd, base);
-            ds[i].shape[axis] = (int64_t)avf_test_rand(&seed, 0, 4); /* 0 too */
+            ds[i].shape[axis] = (int64_t)avf_test_rand(&seed, 0, big ? 24 : 4); /* 0 too */
             xh[i] = rand_bytes(&seed, (size_t)numel_of(nd, ds[i].shape) * es);
             cxs[i] = &ds[i];
         }

@@ -97,6 +97,113 @@ avf_status launch_gather(avf_op_ctx *ctx, const avf_gather_geom *g, const void *
     return AVF_OK;
 }
 
+/* Maps that copy contiguous runs (Concat, Split, unit-step Slice: no border,
+ * unit steps, the last dims contiguous on both sides): after merging the
+ * dims that are contiguous on both sides, a row of the merged view is one
+ * memcpy. Blocks take (row, chunk) pairs and copy with 16-byte vectors
+ * where every row start is aligned, so there is no per-element index
+ * arithmetic. In an fp16 plan trace of the OCR detector the per-element
+ * kernel above spent ~220 us on each of its Concats (~40 MB each). */
+struct runs_geo {
+    int nd;                       /* merged dims; the last is the run */
+    int64_t shape[AVF_MAX_DIMS];
+    int64_t ostr[AVF_MAX_DIMS], istr[AVF_MAX_DIMS]; /* bytes */
+    int64_t obase, ibase;         /* bytes */
+    int64_t rows, run_bytes;
+};
+
+template <typename V>
+__global__ void runs_kernel(const runs_geo g, const char *__restrict__ x, char *__restrict__ y) {
+    const int64_t nv = g.run_bytes / (int64_t)sizeof(V);
+    const int64_t chunk = (int64_t)blockDim.x * 4;
+    for (int64_t r = blockIdx.x; r < g.rows; r += gridDim.x) {
+        int64_t rem = r, yo = g.obase, xo = g.ibase;
+        for (int d = g.nd - 2; d >= 0; d--) {
+            int64_t o = rem % g.shape[d];
+            rem /= g.shape[d];
+            yo += o * g.ostr[d];
+            xo += o * g.istr[d];
+        }
+        const V *src = reinterpret_cast<const V *>(x + xo);
+        V *dst = reinterpret_cast<V *>(y + yo);
+        for (int64_t c = (int64_t)blockIdx.y * chunk; c < nv; c += (int64_t)gridDim.y * chunk) {
+            int64_t end = c + chunk < nv ? c + chunk : nv;
+            for (int64_t i = c + threadIdx.x; i < end; i += blockDim.x)
+                dst[i] = src[i];
+        }
+    }
+}
+
+/* Fill g when m copies runs of at least 256 bytes; false otherwise. */
+bool runs_plan(const avf_copy_map *m, runs_geo *g) {
+    const int64_t es = m->elem_size;
+    int nd = 0;
+    int64_t shape[AVF_MAX_DIMS], ostr[AVF_MAX_DIMS], istr[AVF_MAX_DIMS];
+    int64_t ibase = m->in_base;
+    for (int d = 0; d < m->ndim; d++) {
+        if (m->in_step[d] != 1 || m->in_start[d] < 0 || m->in_start[d] + m->shape[d] > m->in_dim[d])
+            return false; /* steps, borders, padding: the general kernel */
+        ibase += m->in_start[d] * m->in_stride[d];
+        if (m->shape[d] == 1)
+            continue;
+        if (nd > 0 && ostr[nd - 1] == m->out_stride[d] * m->shape[d] &&
+            istr[nd - 1] == m->in_stride[d] * m->shape[d]) {
+            shape[nd - 1] *= m->shape[d]; /* contiguous with the dim before on both sides */
+            ostr[nd - 1] = m->out_stride[d];
+            istr[nd - 1] = m->in_stride[d];
+            continue;
+        }
+        shape[nd] = m->shape[d];
+        ostr[nd] = m->out_stride[d];
+        istr[nd] = m->in_stride[d];
+        nd++;
+    }
+    if (nd == 0 || ostr[nd - 1] != 1 || istr[nd - 1] != 1 || shape[nd - 1] * es < 256)
+        return false;
+    g->nd = nd;
+    g->rows = 1;
+    for (int d = 0; d < nd; d++) {
+        g->shape[d] = shape[d];
+        g->ostr[d] = ostr[d] * es;
+        g->istr[d] = istr[d] * es;
+        if (d < nd - 1)
+            g->rows *= shape[d];
+    }
+    g->obase = m->out_base * es;
+    g->ibase = ibase * es;
+    g->run_bytes = shape[nd - 1] * es;
+    return true;
+}
+
+template <typename V>
+avf_status launch_runs(avf_op_ctx *ctx, const runs_geo &g, const void *x, void *y) {
+    int64_t nv = g.run_bytes / (int64_t)sizeof(V);
+    int64_t chunks = (nv + kThreads * 4 - 1) / (kThreads * 4);
+    dim3 grid((unsigned)(g.rows < (1 << 20) ? g.rows : (1 << 20)),
+              (unsigned)(chunks < 65535 ? chunks : 65535));
+    runs_kernel<V><<<grid, kThreads, 0, stream_of(ctx)>>>(g, (const char *)x, (char *)y);
+    AVF_CUDA_TRY(cudaGetLastError());
+    return AVF_OK;
+}
+
+/* The widest vector every row start, the run length and both pointers
+ * allow. */
+avf_status copy_runs(avf_op_ctx *ctx, const runs_geo &g, const void *x, void *y) {
+    uint64_t a = (uint64_t)(uintptr_t)x | (uint64_t)(uintptr_t)y | (uint64_t)g.obase |
+                 (uint64_t)g.ibase | (uint64_t)g.run_bytes;
+    for (int d = 0; d < g.nd - 1; d++)
+        a |= (uint64_t)g.ostr[d] | (uint64_t)g.istr[d];
+    if (a % 16 == 0)
+        return launch_runs<uint4>(ctx, g, x, y);
+    if (a % 8 == 0)
+        return launch_runs<uint2>(ctx, g, x, y);
+    if (a % 4 == 0)
+        return launch_runs<unsigned>(ctx, g, x, y);
+    if (a % 2 == 0)
+        return launch_runs<unsigned short>(ctx, g, x, y);
+    return launch_runs<unsigned char>(ctx, g, x, y);
+}
+
 } // namespace
 
 extern "C" avf_status avf_cuda_copy_map(avf_op_ctx *ctx, const avf_copy_map *m, const void *x,
@@ -107,6 +214,9 @@ extern "C" avf_status avf_cuda_copy_map(avf_op_ctx *ctx, const avf_copy_map *m, 
         total *= m->shape[d];
     if (total == 0)
         return AVF_OK;
+    runs_geo g;
+    if (runs_plan(m, &g))
+        return copy_runs(ctx, g, x, y);
     switch (m->elem_size) {
     case 1: return launch_copy_map<elem<1>::type>(ctx, m, total, x, y);
     case 2: return launch_copy_map<elem<2>::type>(ctx, m, total, x, y);
