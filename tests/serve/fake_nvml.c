@@ -31,6 +31,18 @@ static int g_init;
 
 #define API __attribute__((visibility("default")))
 
+/* NVML's signatures (as the loader in src/serve/nvml.c calls them). */
+API int nvmlInit_v2(void);
+API int nvmlShutdown(void);
+API int nvmlDeviceGetCount_v2(unsigned *n);
+API int nvmlDeviceGetHandleByIndex_v2(unsigned i, void **dev);
+API int nvmlDeviceGetUUID(void *dev, char *out, unsigned len);
+API int nvmlDeviceGetName(void *dev, char *out, unsigned len);
+API int nvmlDeviceGetUtilizationRates(void *dev, unsigned *util);
+API int nvmlDeviceGetMemoryInfo(void *dev, unsigned long long *mem);
+API int nvmlDeviceGetPowerUsage(void *dev, unsigned *mw);
+API int nvmlDeviceGetDecoderUtilization(void *dev, unsigned *util, unsigned *period_us);
+
 API int nvmlInit_v2(void) {
     const char *f = getenv("AVF_FAKE_NVML_FAIL");
     if (f && f[0])
