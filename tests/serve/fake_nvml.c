@@ -4,7 +4,7 @@
  * whole NVML path (dlopen, symbols, sampling, /metrics, status JSON).
  *
  *   GPU 0: utilization 37 %, memory 1.5 GiB used of 80 GiB, 123.456 W, NVDEC 12 %
- *   GPU 1: utilization 88 %, memory 2 GiB used of 80 GiB, power NOT_SUPPORTED,
+ *   GPU 1: utilization 88 %, memory 24 GiB used of 141 GiB, power NOT_SUPPORTED,
  *          NVDEC 0 %
  * nvmlInit fails (NVML_ERROR_DRIVER_NOT_LOADED, 9) when AVF_FAKE_NVML_FAIL
  * is set, for the "NVML present but unusable" path. */
@@ -23,7 +23,7 @@ typedef struct fake_gpu {
 static const fake_gpu GPUS[2] = {
     {"GPU-fa4e0000-0000-4000-8000-000000000000", "Fake H200", 37, 12, 3ull << 29, 80ull << 30,
      1, 123456},
-    {"GPU-fa4e0001-0000-4000-8000-000000000001", "Fake H200", 88, 0, 2ull << 30, 80ull << 30,
+    {"GPU-fa4e0001-0000-4000-8000-000000000001", "Fake H200", 88, 0, 24ull << 30, 141ull << 30,
      0, 0},
 };
 

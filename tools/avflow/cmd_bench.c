@@ -436,7 +436,7 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
     int have_cpu = before->ok && after->ok && dreq > 0;
     double cpu_per = have_cpu ? (after->cpu_s - before->cpu_s) / dreq : 0;
     if (o->json) {
-        printf("{\"mode\":\"%s\",\"concurrency\":%d,\"rate\":%g,\"seconds\":%.3f,"
+        printf("{\"mode\":\"%s\",\"concurrency\":%d,\"rate\":%g,\"seconds\":%.6f,"
                "\"requests\":%llu,\"ok\":%llu,\"errors\":%llu,\"errors_by_status\":{",
                o->rate > 0 ? "open" : "closed", o->concurrency, o->rate, s->seconds,
                (unsigned long long)s->requests, (unsigned long long)s->ok,
