@@ -10,6 +10,8 @@ the GPU machines) it must: perf_analyzer loads the tiny model at concurrency
 4 and reports a throughput, and avflow's counters move by as many requests.
 
 usage: test_perf_analyzer.py --avflow BUILD/bin/avflow [--perf-analyzer PATH]
+           [--model ONNX --shape NAME:D1,D2,...]  (another model than the tiny one,
+                                                   e.g. where the onnx package is absent)
 """
 import argparse
 import glob
@@ -41,6 +43,9 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--avflow", required=True)
     ap.add_argument("--perf-analyzer", default=None)
+    ap.add_argument("--model", default=None)
+    ap.add_argument("--shape", action="append", default=[])
+    ap.add_argument("--device", default="cpu")
     a = ap.parse_args()
     libc = os.confstr("CS_GNU_LIBC_VERSION") or "unknown libc"
     pa = find_binary(a.perf_analyzer)
@@ -56,20 +61,32 @@ def main():
         print(f"SKIP: {pa} cannot run on {libc}: {out.strip().splitlines()[0]}")
         return SKIP
     with tempfile.TemporaryDirectory() as tmp:
-        repo = make_repo(tmp)
-        srv = Server(a.avflow, repo)
+        if a.model:
+            name, shapes = "m", a.shape
+            repo = os.path.join(tmp, "repo")
+            os.makedirs(f"{repo}/m/1")
+            os.symlink(os.path.abspath(a.model), f"{repo}/m/1/model.onnx")
+            with open(f"{repo}/m/config.json", "w") as f:
+                f.write('{"max_batch_size": 8, "max_queue_delay_us": 2000}')
+        else:
+            name, shapes = "tiny", ["INPUT0:4", "INPUT1:4"]
+            repo = make_repo(tmp)
+        srv = Server(a.avflow, repo, device=a.device)
+        label = f'model="{name}"'
         try:
-            before = prom1(metrics(srv.addr), "nv_inference_request_success", 'model="tiny"') or 0
-            cmd = [pa, "-m", "tiny", "-u", srv.addr, "-i", "http", "--shape", "INPUT0:4",
-                   "--shape", "INPUT1:4", "--concurrency-range", "4", "--measurement-interval",
-                   "2000", "--stability-percentage", "50", "--max-trials", "5"]
+            before = prom1(metrics(srv.addr), "nv_inference_request_success", label) or 0
+            cmd = [pa, "-m", name, "-u", srv.addr, "-i", "http", "--concurrency-range", "4",
+                   "--measurement-interval", "2000", "--stability-percentage", "50",
+                   "--max-trials", "5"]
+            for sh in shapes:
+                cmd += ["--shape", sh]
             p = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
             print(p.stdout[-3000:], p.stderr[-2000:])
             check(p.returncode == 0, f"perf_analyzer ran against avflow (rc {p.returncode})")
             m = re.search(r"Throughput:\s*([0-9.]+)\s*infer/sec", p.stdout)
             check(m is not None and float(m.group(1)) > 0,
                   f"perf_analyzer reports a throughput ({m.group(1) if m else None} infer/s)")
-            after = prom1(metrics(srv.addr), "nv_inference_request_success", 'model="tiny"') or 0
+            after = prom1(metrics(srv.addr), "nv_inference_request_success", label) or 0
             check(after - before > 10, f"avflow answered its requests ({after - before:.0f})")
         finally:
             srv.stop()
