@@ -252,12 +252,20 @@ static avf_status read_response(avf_http_conn *c, avf_http_response *r, int *kee
     *keep = !(major == 1 && minor == 0);
     for (char *l = strstr(c->in, "\r\n"); l && l[2]; l = strstr(l + 2, "\r\n")) {
         char *h = l + 2;
+        char *eol = strstr(h, "\r\n"); /* look at this header line only */
+        char saved = 0;
+        if (eol) {
+            saved = *eol;
+            *eol = '\0';
+        }
         if (strncasecmp(h, "Content-Length:", 15) == 0)
             clen = strtoll(h + 15, NULL, 10);
         else if (strncasecmp(h, "Transfer-Encoding:", 18) == 0 && strstr(h, "chunked"))
             chunked = 1;
         else if (strncasecmp(h, "Connection:", 11) == 0)
             *keep = !strstr(h + 11, "close") && !strstr(h + 11, "Close");
+        if (eol)
+            *eol = saved;
     }
     consume(c, head_len);
     r->status = status;

@@ -572,7 +572,9 @@ int avf_cmd_bench(int argc, char **argv) {
         double tick = r.measure_from + sec;
         if (tick > r.end)
             tick = r.end;
-        sleep_until(tick);
+        /* Sleep to the tick in short steps: a --requests run may end before it. */
+        while (now_s() < tick && !(o.requests > 0 && atomic_load(&r.done_measured) >= o.requests))
+            sleep_until(fmin(tick, now_s() + 0.02));
         double t = now_s();
         int over = o.requests > 0 ? atomic_load(&r.done_measured) >= o.requests : t >= r.end;
         if (!over) {
