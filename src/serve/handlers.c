@@ -71,7 +71,8 @@ static int split(const char *url, char *buf, size_t cap, char **seg) {
         return -1;
     memcpy(buf, url, strlen(url) + 1);
     int n = 0;
-    for (char *p = strtok(buf, "/"); p; p = strtok(NULL, "/")) {
+    char *save = NULL; /* strtok_r: HTTP threads route concurrently (strtok's state is global) */
+    for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
         if (n == MAX_SEGMENTS)
             return -1;
         seg[n++] = p;

@@ -39,7 +39,8 @@ error_log {tmp}/error.log warn;
 daemon off;
 events {{ worker_connections 1024; }}
 http {{
-  access_log off;
+  log_format up '$status $request upstream=$upstream_addr upstream_status=$upstream_status';
+  access_log {tmp}/access.log up;
   client_body_temp_path {tmp}/body;
   proxy_temp_path {tmp}/proxy;
   fastcgi_temp_path {tmp}/fastcgi;
@@ -160,6 +161,10 @@ def main():
             check(run.returncode == 0 and b and b["ok"] > 0 and b["errors"] == 0,
                   f"bench while an instance is killed: {b and b['ok']} ok, "
                   f"{b and b['errors']} errors {b and b['errors_by_status']}")
+            if not b or b["errors"]:
+                print(f"instances: killed 127.0.0.1:{srv_a.port}, survivor 127.0.0.1:{srv_b.port}")
+                with open(f"{ngx_dir}/access.log") as f:
+                    print("".join(l for l in f if not l.startswith("200 "))[-3000:])
             after_b = prom1(metrics(srv_b.addr), "nv_inference_request_success", 'model="tiny"')
             check(after_b - before_b > 0.3 * b["ok"] if b else False,
                   f"the survivor served the rest ({after_b - before_b:.0f} requests)")

@@ -137,10 +137,12 @@ static void infer_body(void **state) {
     assert_non_null(strstr(head, "\"binary_data_size\":48"));
     assert_non_null(strstr(head, "\"binary_data_size\":96"));
     assert_non_null(strstr(head, "\"binary_data_output\":true"));
-    const float *x = (const float *)(body + json_len);
+    float x[12]; /* copied out: the tensors follow the JSON unaligned */
+    int64_t k[12];
+    memcpy(x, body + json_len, sizeof x);
+    memcpy(k, body + json_len + 48, sizeof k);
     for (int i = 0; i < 12; i++)
         assert_true(x[i] >= -1 && x[i] <= 1);
-    const int64_t *k = (const int64_t *)(body + json_len + 48);
     for (int i = 0; i < 12; i++)
         assert_true(k[i] >= 0 && k[i] < 10);
     free(head);
