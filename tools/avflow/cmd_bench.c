@@ -428,6 +428,18 @@ static int prepare(const bench_opts *o, char *path, size_t path_cap, char **body
     return 0;
 }
 
+/* "1.5 KiB", "12.0 MiB", "3.2 GiB" */
+static const char *human(double bytes, char *buf, size_t cap) {
+    const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    int k = 0;
+    while (bytes >= 1024 && k < 4) {
+        bytes /= 1024;
+        k++;
+    }
+    snprintf(buf, cap, k ? "%.1f %s" : "%.0f %s", bytes, unit[k]);
+    return buf;
+}
+
 static void print_summary(const bench_opts *o, const avf_bench_summary *s,
                           const avf_bench_stats *st, const server_figures *before,
                           const server_figures *after, double util_avg, double util_max,
@@ -492,13 +504,14 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
             }
         printf("\n");
     }
+    char hb[32];
     if (util_samples)
-        printf("  server GPU   utilization avg %.1f %%, max %.1f %%; memory used peak %.1f MiB\n",
-               100 * util_avg, 100 * util_max, mem_peak / (1 << 20));
+        printf("  server GPU   utilization avg %.1f %%, max %.1f %%; memory used peak %s\n",
+               100 * util_avg, 100 * util_max, human(mem_peak, hb, sizeof hb));
     else if (after->ok)
         printf("  server GPU   no figures (the server reports no nv_gpu_* series)\n");
     if (after->ok)
-        printf("  server pool  peak in use %.1f MiB\n", after->pool_peak / (1 << 20));
+        printf("  server pool  peak in use %s\n", human(after->pool_peak, hb, sizeof hb));
     if (have_cpu)
         printf("  server CPU   %.3f ms per request (%.3f s over %.0f requests)\n", 1e3 * cpu_per,
                after->cpu_s - before->cpu_s, dreq);
