@@ -11,7 +11,8 @@
   - /api/performance/status is one JSON object whose window, latency
     percentiles, GPU, pool and model figures agree with /metrics;
   - `avflow bench --json`, closed loop (--requests) and open loop (--rate),
-    answers sane numbers that agree with the server's counters;
+    answers sane numbers that agree with the server's counters; a raw body
+    (--endpoint/--body) too, with a progress line each second;
   - GET / is the dashboard page, with no reference to anything outside;
   - without NVML (a library path that does not exist) no GPU sample is
     reported, and the log says so exactly once.
@@ -21,7 +22,9 @@ usage: test_observability.py --avflow BUILD/bin/avflow --fake-nvml BUILD/tests/l
 """
 import argparse
 import json
+import os
 import re
+import subprocess
 import sys
 import tempfile
 
@@ -143,6 +146,26 @@ def test_open_loop(avflow, srv):
           f"open loop: offered 150/s, got {b['requests']} requests, {b['throughput_rps']:.1f}/s")
 
 
+def test_raw_body(avflow, srv, tmp):
+    """--endpoint/--body: any endpoint with a body from a file (here a JSON infer)."""
+    body = os.path.join(tmp, "infer.json")
+    with open(body, "w") as f:
+        f.write(infer_json([1, 2, 3, 4]))
+    before = prom1(metrics(srv.addr), "nv_inference_request_success", 'model="tiny"')
+    p = subprocess.run([avflow, "bench", "--url", srv.url, "--endpoint", "/v2/models/tiny/infer",
+                        "--body", body, "--content-type", "application/json", "--concurrency",
+                        "2", "--duration", "1.5", "--warmup", "0"],
+                       capture_output=True, text=True, timeout=120)
+    after = prom1(metrics(srv.addr), "nv_inference_request_success", 'model="tiny"')
+    m = re.search(r"requests\s+(\d+) \((\d+) ok, (\d+) errors\)", p.stdout)
+    check(p.returncode == 0 and m is not None and int(m.group(2)) > 0 and m.group(3) == "0",
+          f"bench --endpoint --body: {m.group(0) if m else p.stdout + p.stderr}")
+    check(m is not None and after - before >= int(m.group(2)),
+          "the server counted the raw-body requests")
+    check(re.search(r"\[ +1 s\] +[0-9.]+ req/s", p.stderr) is not None,
+          "a progress line each second on stderr")
+
+
 def test_dashboard_page(srv):
     st, h, body = get(srv.addr, "/")
     page = body.decode()
@@ -185,6 +208,7 @@ def main():
             text = test_traffic(a.avflow, srv)
             test_status(srv, text)
             test_open_loop(a.avflow, srv)
+            test_raw_body(a.avflow, srv, tmp)
             test_dashboard_page(srv)
         finally:
             rc = srv.stop()
