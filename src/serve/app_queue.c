@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "serve/app.h"
 #include "serve/infer_json.h"
+#include "serve/obs.h"
 #include "serve/request.h"
 
 #define MAX_WORKERS 16
@@ -110,6 +111,7 @@ static void finish(avf_srv_app_queue *q, avf_server_job *j) {
     q->stats.compute_us += (j->t_end_ns - j->t_start_ns) / 1000u;
     q->stats.request_us += (j->t_end_ns - j->t_arrive_ns) / 1000u;
     pthread_mutex_unlock(&q->mu);
+    avf_srv_obs_app_request(q->app.path, (j->t_end_ns - j->t_arrive_ns) / 1000u, j->http_status);
     if (j->on_done)
         j->on_done(j, j->user);
     avf_srv_job_unref(j);

@@ -3,6 +3,8 @@
  * need escaping. */
 #include "serve/metrics.h"
 
+#include "serve/obs.h"
+
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -41,12 +43,14 @@ void avf_srv_metrics_request(avf_srv_metrics *m, const avf_srv_request *r, uint6
     m->d.lat_sum_us += total;
     m->d.lat_n++;
     pthread_mutex_unlock(&m->mu);
+    avf_srv_obs_request(total, r->status == AVF_OK); /* rolling window, CPU per request */
 }
 
 void avf_srv_metrics_failure(avf_srv_metrics *m) {
     pthread_mutex_lock(&m->mu);
     m->d.failure++;
     pthread_mutex_unlock(&m->mu);
+    avf_srv_obs_request(0, 0);
 }
 
 void avf_srv_metrics_exec(avf_srv_metrics *m, int exec_batch) {

@@ -431,3 +431,19 @@ void avf_srv_repo_performance(avf_srv_repo *r, avf_srv_buf *out) {
     free(rows);
     free(states);
 }
+
+int avf_srv_repo_rows(avf_srv_repo *r, avf_srv_repo_row *rows, int cap) {
+    pthread_mutex_lock(&r->mu);
+    int n = r->n < cap ? r->n : cap;
+    for (int i = 0; i < n; i++) {
+        entry *e = r->entries[i];
+        rows[i].m.model = e->name;
+        snprintf(rows[i].m.version, sizeof rows[i].m.version, "%s",
+                 e->inst ? e->inst->pub.version : e->version);
+        rows[i].state = e->state;
+        rows[i].queued = e->inst ? (uint64_t)avf_srv_batcher_queued(e->inst->pub.batcher) : 0;
+        avf_srv_metrics_snapshot(&e->metrics, &rows[i].m.d);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}

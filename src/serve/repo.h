@@ -82,6 +82,16 @@ void avf_srv_repo_metrics(avf_srv_repo *r, avf_srv_buf *out);
 /* {"model_stats": [{"name", "version", "state", counts, averages}]} */
 void avf_srv_repo_performance(avf_srv_repo *r, avf_srv_buf *out);
 
+/* Observability (obs_collect.c): for each of at most `cap` entries, its
+ * metrics row, state and requests waiting in its batcher (0 when not
+ * loaded). Returns how many were written. */
+typedef struct avf_srv_repo_row {
+    avf_srv_metrics_row m;
+    avf_srv_state state;
+    uint64_t queued;
+} avf_srv_repo_row;
+int avf_srv_repo_rows(avf_srv_repo *r, avf_srv_repo_row *rows, int cap);
+
 /* 1 when `name` is a valid model name. */
 int avf_srv_model_name_ok(const char *name);
 

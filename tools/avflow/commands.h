@@ -3,6 +3,7 @@
 #ifndef AVF_TOOLS_COMMANDS_H
 #define AVF_TOOLS_COMMANDS_H
 
+int avf_cmd_bench(int argc, char **argv);
 int avf_cmd_info(int argc, char **argv);
 int avf_cmd_inspect(int argc, char **argv);
 int avf_cmd_run(int argc, char **argv);

@@ -12,6 +12,7 @@ typedef struct avf_command {
 } avf_command;
 
 static const avf_command avf_commands[] = {
+    {"bench", avf_cmd_bench, "load an HTTP endpoint (closed/open loop), report throughput and latency"},
     {"info", avf_cmd_info, "list devices, memory, compute capability, backends and libraries"},
     {"inspect", avf_cmd_inspect, "show a model's inputs, outputs, ops (supported or not), parameters"},
     {"run", avf_cmd_run, "run a model once on .npy inputs and write its outputs as .npy"},
