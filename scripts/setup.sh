@@ -15,6 +15,7 @@ APT_PACKAGES=(
   libfftw3-dev libffmpeg-nvenc-dev
   libsoxr-dev libebur128-dev espeak-ng sox ffmpeg fonts-dejavu-core
   python3 python3-venv
+  libpng-dev libjpeg-dev
 )
 
 missing=()
