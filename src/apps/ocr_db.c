@@ -218,7 +218,11 @@ static int component_box(const float *prob, int mw, int mh, int img_w, int img_h
         return 0;
     double area = (double)w * h, perim = 2.0 * ((double)w + h);
     double d = perim > 0 ? area * p->unclip_ratio / perim : 0;
-    /* grow the rectangle by d along both of its axes */
+    /* grow the rectangle by d along both of its axes; like pyclipper, the
+     * offset starts from the corners truncated to integers and ends on
+     * integer points (rounded) */
+    for (int k = 0; k < 8; k++)
+        c[k] = (float)(int)q[k];
     double cx = (c[0] + c[4]) / 2, cy = (c[1] + c[5]) / 2;
     double ux = c[2] - c[0], uy = c[3] - c[1], vx = c[6] - c[0], vy = c[7] - c[1];
     double lu = sqrt(ux * ux + uy * uy), lv = sqrt(vx * vx + vy * vy);
@@ -231,9 +235,12 @@ static int component_box(const float *prob, int mw, int mh, int img_w, int img_h
         g[2 * k] = (float)(cx + sgn[k][0] * su * ux + sgn[k][1] * sv * vx);
         g[2 * k + 1] = (float)(cy + sgn[k][0] * su * uy + sgn[k][1] * sv * vy);
     }
-    if (fmin(lu, lv) + 2 * d < 5.0)
+    for (int k = 0; k < 8; k++)
+        g[k] = rintf(g[k]);
+    float r[8];
+    if (!avf_ocr_min_area_rect(g, 4, r, &w, &h) || fminf(w, h) < 5.0f)
         return 0;
-    mini_box_order(g, q);
+    mini_box_order(r, q);
     for (int k = 0; k < 4; k++) {
         double x = rint((double)q[2 * k] / mw * img_w), y = rint((double)q[2 * k + 1] / mh * img_h);
         q[2 * k] = (float)fmin(fmax(x, 0), img_w);

@@ -58,7 +58,8 @@ static avf_status make_desc(const avf_op_ctx *ctx, const avf_quad_crop_item *it,
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "quad_crop: item %d: out_w %d outside [1, %lld]", i,
                         it->out_w, (long long)W);
     if (!(it->crop_w >= 1.0f && it->crop_w <= 65536.0f && it->crop_h >= 1.0f &&
-          it->crop_h <= 65536.0f))
+          it->crop_h <= 65536.0f && it->crop_w == floorf(it->crop_w) &&
+          it->crop_h == floorf(it->crop_h)))
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "quad_crop: item %d: crop size %gx%g out of bounds", i,
                         (double)it->crop_w, (double)it->crop_h);
     double lim = 4.0 * (double)(sw > sh ? sw : sh);
@@ -73,11 +74,12 @@ static avf_status make_desc(const avf_op_ctx *ctx, const avf_quad_crop_item *it,
     d->out_w = it->out_w;
     d->slot = it->slot;
     AVF_TRY(square_to_quad(it->quad, d->hm));
-    /* output x -> crop pixel u = (x + .5) * crop_w / out_w - .5 -> s = u / crop_w */
-    d->sx = (float)(1.0 / it->out_w);
-    d->ox = (float)(0.5 / it->out_w - 0.5 / it->crop_w);
-    d->sy = (float)(1.0 / (double)H);
-    d->oy = (float)(0.5 / (double)H - 0.5 / it->crop_h);
+    d->cw = (int)it->crop_w;
+    d->ch = (int)it->crop_h;
+    d->inv_cw = (float)(1.0 / d->cw);
+    d->inv_ch = (float)(1.0 / d->ch);
+    d->rx = (float)((double)d->cw / it->out_w);
+    d->ry = (float)((double)d->ch / (double)H);
     return AVF_OK;
 }
 

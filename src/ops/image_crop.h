@@ -5,21 +5,23 @@
  *
  *   avf_op_quad_crop   items (source image + quad) -> dst [N, C, H, W] f32/f16
  *
- * The rule (ops/image_crop_px.h, shared by the CPU and CUDA kernels): a
- * quad p0..p3 (clockwise from top-left, in source pixel centres) is seen as
- * a crop of crop_w x crop_h pixels (p0 -> (0,0), p1 -> (crop_w,0),
- * p2 -> (crop_w,crop_h), p3 -> (0,crop_h), a projective map, like OpenCV's
- * getPerspectiveTransform + warpPerspective), and that crop is resized to
- * out_w x H with half-pixel centres (cv2.resize). Both steps are one
- * coordinate map per output pixel followed by one bilinear tap of the
- * source, clamped at its borders (BORDER_REPLICATE). Columns x >= out_w are
- * padding and get `pad` (e.g. 0 after normalization, as PaddleOCR pads).
- * Values: y = v * a[c] + b[c] where v is the bilinear sample on the 8-bit
- * scale; rapidocr's (v/255 - 0.5)/0.5 is a = 2/255, b = -1.
+ * The rule (ops/image_crop_px.h, shared by the CPU and CUDA kernels) is
+ * rapidocr's get_rotate_crop_image + resize_norm_img in one pass: a quad
+ * p0..p3 (clockwise from top-left, source pixel coordinates) is warped to a
+ * crop of crop_w x crop_h pixels (integers; p0 -> (0,0), p1 -> (crop_w,0),
+ * p2 -> (crop_w,crop_h), p3 -> (0,crop_h): a projective map, like OpenCV's
+ * getPerspectiveTransform + warpPerspective with INTER_CUBIC and
+ * BORDER_REPLICATE, rounded to u8), and the crop is resized to out_w x H
+ * bilinearly with half-pixel centres (cv2.resize, rounded to u8). Each
+ * output pixel evaluates the 4 crop pixels its bilinear tap needs (16
+ * source taps each), so no crop is stored. Columns x >= out_w are padding
+ * and get `pad` (e.g. 0 after normalization, as PaddleOCR pads).
+ * Values: y = v * a[c] + b[c] where v is on the 8-bit scale; rapidocr's
+ * (v/255 - 0.5)/0.5 is a = 2/255, b = -1.
  *
  * Limits: n <= 4096 items, C 1..4, H, W 1..16384, sources 1..16384 per side,
  * every quad coordinate finite and within 4 source sides of the image,
- * crop_w, crop_h in [1, 65536], out_w 1..W. Returns a status naming what is
+ * crop_w, crop_h integers in [1, 65536], out_w 1..W. Returns a status naming what is
  * out of bounds, never aborts.
  */
 #ifndef AVF_OPS_IMAGE_CROP_H
@@ -37,7 +39,7 @@ extern "C" {
 typedef struct avf_quad_crop_item {
     const avf_tensor *src; /* [C, Hs, Ws] or [1, C, Hs, Ws] u8 on ctx's device */
     float quad[8];         /* x0,y0, x1,y1, x2,y2, x3,y3 in source pixels */
-    float crop_w, crop_h;  /* the crop's size before the resize */
+    float crop_w, crop_h;  /* the crop's size before the resize (integers) */
     int out_w;             /* valid output columns (1..W); the rest is pad */
     int slot;              /* output row 0..N-1; slots of one call must differ */
 } avf_quad_crop_item;
