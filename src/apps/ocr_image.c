@@ -73,9 +73,11 @@ static void jpeg_error_exit(j_common_ptr c) {
     longjmp(e->jump, 1);
 }
 
+/* Nothing is printed; warnings (level -1, e.g. premature end of data) are
+ * counted, as libjpeg's own emit_message does, so truncation is seen. */
 static void jpeg_quiet(j_common_ptr c, int level) {
-    (void)c;
-    (void)level; /* warnings (e.g. premature end) are not printed; errors still exit */
+    if (level < 0)
+        c->err->num_warnings++;
 }
 
 static avf_status decode_jpeg(const void *data, size_t len, int max_side, uint64_t max_pixels,
