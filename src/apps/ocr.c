@@ -16,8 +16,12 @@
  * Batching: cls and rec inputs are padded to batch buckets 1, 2, 4, ... 64
  * and rec widths rounded up to rec_width_step (at least 320, rapidocr's
  * rec_img_shape), so the engine sees few shape signatures (one plan, one
- * CUDA graph each). Det runs per distinct input size. */
+ * CUDA graph each). Det batches the images of one input size (up to 16).
+ *
+ * Calls run on streams of their own, kept for reuse between calls (a small
+ * idle list under a mutex), so concurrent calls overlap on the device. */
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,13 +42,43 @@
 #define OCR_CLS_W 192      /* cls_image_shape [3, 48, 192] */
 #define OCR_CLS_THRESH 0.9f
 #define OCR_MAX_BATCH 64   /* cls/rec rows per model run */
+#define OCR_MAX_DET_BATCH 16 /* images of one det input size per model run */
+
+#define OCR_IDLE_STREAMS 16
 
 struct avf_ocr {
     avf_device *dev;
     avf_pool *pool;
     avf_model *det, *rec, *cls;
     avf_ocr_dict dict;
+    pthread_mutex_t mu; /* guards idle */
+    avf_stream *idle[OCR_IDLE_STREAMS];
+    int n_idle;
 };
+
+static avf_status stream_acquire(avf_ocr *o, avf_stream **s) {
+    *s = NULL;
+    pthread_mutex_lock(&o->mu);
+    if (o->n_idle > 0)
+        *s = o->idle[--o->n_idle];
+    pthread_mutex_unlock(&o->mu);
+    return *s ? AVF_OK : avf_stream_create(o->dev, s);
+}
+
+/* The stream's work is done (the call synchronized). */
+static void stream_release(avf_ocr *o, avf_stream *s) {
+    int kept = 0;
+    pthread_mutex_lock(&o->mu);
+    if (o->n_idle < OCR_IDLE_STREAMS) {
+        o->idle[o->n_idle++] = s;
+        kept = 1;
+    }
+    pthread_mutex_unlock(&o->mu);
+    if (!kept) {
+        avf_pool_release_stream(o->pool, s);
+        avf_stream_free(s);
+    }
+}
 
 void avf_ocr_options_default(avf_ocr_options *o) {
     if (!o)
@@ -76,6 +110,12 @@ void avf_ocr_free(avf_ocr *ocr) {
     avf_model_free(ocr->rec);
     avf_model_free(ocr->cls);
     avf_ocr_dict_free(&ocr->dict);
+    for (int i = 0; i < ocr->n_idle; i++) {
+        if (ocr->pool)
+            avf_pool_release_stream(ocr->pool, ocr->idle[i]);
+        avf_stream_free(ocr->idle[i]);
+    }
+    pthread_mutex_destroy(&ocr->mu);
     avf_pool_free_all(ocr->pool);
     free(ocr);
 }
@@ -96,6 +136,10 @@ avf_status avf_ocr_create(const char *models_dir, avf_device *dev, avf_ocr **out
     if (!o)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: context");
     o->dev = dev;
+    if (pthread_mutex_init(&o->mu, NULL) != 0) {
+        free(o);
+        return AVF_FAIL(AVF_ERR_INTERNAL, "ocr: mutex");
+    }
     avf_status st = avf_pool_create(dev, NULL, &o->pool);
     if (st == AVF_OK)
         st = load_model(models_dir, "ppocr_v4_det.onnx", &o->det);
@@ -127,7 +171,9 @@ avf_status avf_ocr_create(const char *models_dir, avf_device *dev, avf_ocr **out
 /* ---------------------------------------------------------------- one call */
 
 typedef struct ocr_image_job {
-    avf_ocr_image img;
+    avf_ocr_image img;     /* width/height; the pixels are freed after upload */
+    int ok;                /* decoded and uploaded */
+    int det_w, det_h;      /* det input size */
     avf_tensor src;        /* [1, 3, h, w] u8 BGR on the device */
     avf_ocr_box *boxes;
     int n_boxes;
@@ -174,9 +220,10 @@ static avf_status download(ocr_call *c, void *dst, const avf_tensor *t, const ch
     return avf_stream_synchronize(c->stream);
 }
 
-/* Decode, upload, det, boxes for image i. Per-image failures go to r. */
-static avf_status detect(ocr_call *c, const avf_ocr_input *in, ocr_image_job *j,
-                         avf_ocr_result *r) {
+/* Decode and upload image i, and work out its det input size. Per-image
+ * failures go to r (the call goes on); the status is the call's. */
+static avf_status load_image(ocr_call *c, const avf_ocr_input *in, ocr_image_job *j,
+                             avf_ocr_result *r) {
     const avf_ocr_options *o = c->o;
     if (in->len > AVF_OCR_MAX_INPUT_BYTES) {
         AVF_FAIL(AVF_ERR_INVALID_ARG, "ocr: image of %zu bytes (at most %u)", in->len,
@@ -203,21 +250,34 @@ static avf_status detect(ocr_call *c, const avf_ocr_input *in, ocr_image_job *j,
         bgr[plane + p] = j->img.rgb[3 * p + 1];
         bgr[2 * plane + p] = j->img.rgb[3 * p];
     }
+    avf_ocr_image_free(&j->img); /* only the planes are needed from here */
+    j->img.width = w;
+    j->img.height = h;
     int64_t sd[4] = {1, 3, h, w};
     st = avf_tensor_alloc(&j->src, c->ocr->pool, AVF_DTYPE_U8, 4, sd, c->stream);
     if (st == AVF_OK)
         st = avf_memcpy_async(c->ocr->dev, j->src.data, bgr, plane * 3, AVF_COPY_H2D, c->stream,
                               "image.ocr.upload");
-    if (st == AVF_OK)
-        st = avf_stream_synchronize(c->stream); /* bgr is pageable and freed next */
-    free(bgr);
+    free(bgr); /* pageable: CUDA has staged it when the call returns */
     AVF_TRY(st);
-    /* det input: the longer side at most max_side, both rounded to x32 */
-    double ratio = (w > h ? w : h) > o->max_side ? (double)o->max_side / (w > h ? w : h) : 1.0;
+    /* det input: the longer side at most max_side, both rounded to x32 (DetPreProcess) */
+    int lw = w > h ? w : h;
+    double ratio = lw > o->max_side ? (double)o->max_side / lw : 1.0;
     int rw = (int)(rint((int)(w * ratio) / 32.0) * 32), rh = (int)(rint((int)(h * ratio) / 32.0) * 32);
-    rw = rw < 32 ? 32 : rw;
-    rh = rh < 32 ? 32 : rh;
-    int64_t dd[4] = {1, 3, rh, rw};
+    j->det_w = rw < 32 ? 32 : rw;
+    j->det_h = rh < 32 ? 32 : rh;
+    j->ok = 1;
+    return AVF_OK;
+}
+
+/* Det of the images idx[n] (all of one det input size): resize each into
+ * its slot of one u8 batch, normalize the batch, one model run (batch
+ * padded to a bucket), one download of the maps, DB boxes per image. */
+static avf_status detect_group(ocr_call *c, ocr_image_job *jobs, const int *idx, int n) {
+    const avf_ocr_options *o = c->o;
+    int rw = jobs[idx[0]].det_w, rh = jobs[idx[0]].det_h, nb = bucket(n);
+    int64_t dd[4] = {nb, 3, rh, rw}, one[4] = {1, 3, rh, rw};
+    size_t slot = (size_t)3 * rh * rw;
     avf_tensor small = {0}, x = {0}, y = {0};
     float *map = NULL;
     avf_image_resize_params rp = {AVF_IMAGE_NCHW, AVF_RESIZE_BILINEAR, rw, rh};
@@ -230,31 +290,70 @@ static avf_status detect(ocr_call *c, const avf_ocr_input *in, ocr_image_job *j,
         np.mean[k] = 0.5f;
         np.std[k] = 0.5f;
     }
-    st = avf_tensor_alloc(&small, c->ocr->pool, AVF_DTYPE_U8, 4, dd, c->stream);
-    if (st == AVF_OK)
-        st = avf_op_image_resize(&c->ctx, &rp, &j->src, &small);
+    avf_status st = avf_tensor_alloc(&small, c->ocr->pool, AVF_DTYPE_U8, 4, dd, c->stream);
+    if (st == AVF_OK && nb > n)
+        st = avf_memset_async(c->ocr->dev, (uint8_t *)small.data + n * slot, 0, (nb - n) * slot,
+                              c->stream);
+    for (int i = 0; st == AVF_OK && i < n; i++) {
+        avf_tensor view;
+        st = avf_tensor_init_borrowed(&view, (uint8_t *)small.data + i * slot, AVF_DTYPE_U8, 4, one,
+                                      c->ocr->dev);
+        if (st == AVF_OK)
+            st = avf_op_image_resize(&c->ctx, &rp, &jobs[idx[i]].src, &view);
+    }
     if (st == AVF_OK)
         st = avf_tensor_alloc(&x, c->ocr->pool, AVF_DTYPE_F32, 4, dd, c->stream);
     if (st == AVF_OK)
         st = avf_op_image_normalize(&c->ctx, &np, &small, &x);
     if (st == AVF_OK)
         st = run1(c, c->ocr->det, &x, &y);
-    if (st == AVF_OK && (y.ndim != 4 || y.shape[2] != rh || y.shape[3] != rw ||
-                         y.dtype != AVF_DTYPE_F32))
-        st = AVF_FAIL(AVF_ERR_CORRUPT, "ocr: det output is not [1,1,%d,%d] f32", rh, rw);
-    if (st == AVF_OK && !(map = malloc((size_t)rw * rh * sizeof *map)))
-        st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: det map");
+    if (st == AVF_OK && (y.ndim != 4 || y.shape[0] != nb || y.shape[1] != 1 || y.shape[2] != rh ||
+                         y.shape[3] != rw || y.dtype != AVF_DTYPE_F32))
+        st = AVF_FAIL(AVF_ERR_CORRUPT, "ocr: det output is not [%d,1,%d,%d] f32", nb, rh, rw);
+    size_t mp = (size_t)rw * rh;
+    if (st == AVF_OK && !(map = malloc((size_t)n * mp * sizeof *map)))
+        st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: det maps");
     if (st == AVF_OK)
-        st = download(c, map, &y, "ocr.det.map");
-    if (st == AVF_OK) {
-        avf_ocr_db_params dp = {o->det_threshold, o->box_threshold, o->unclip_ratio,
-                                AVF_OCR_MAX_LINES};
-        st = avf_ocr_db_boxes(map, rw, rh, w, h, &dp, &j->boxes, &j->n_boxes);
+        st = avf_memcpy_async(c->ocr->dev, map, y.data, (size_t)n * mp * sizeof *map, AVF_COPY_D2H,
+                              c->stream, "ocr.det.map");
+    if (st == AVF_OK)
+        st = avf_stream_synchronize(c->stream);
+    avf_ocr_db_params dp = {o->det_threshold, o->box_threshold, o->unclip_ratio, AVF_OCR_MAX_LINES};
+    for (int i = 0; st == AVF_OK && i < n; i++) {
+        ocr_image_job *j = &jobs[idx[i]];
+        st = avf_ocr_db_boxes(map + i * mp, rw, rh, j->img.width, j->img.height, &dp, &j->boxes,
+                              &j->n_boxes);
     }
     free(map);
     avf_tensor_release(&small, c->stream);
     avf_tensor_release(&x, c->stream);
     avf_tensor_release(&y, c->stream);
+    return st;
+}
+
+/* Det for every loaded image, grouped by det input size. */
+static avf_status detect_all(ocr_call *c, ocr_image_job *jobs, int n) {
+    int *idx = malloc((size_t)n * sizeof *idx);
+    char *done = calloc((size_t)n, 1);
+    avf_status st = idx && done ? AVF_OK : AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: det groups");
+    for (int i = 0; st == AVF_OK && i < n; i++) {
+        if (!jobs[i].ok || done[i])
+            continue;
+        int m = 0;
+        for (int k = i; k < n; k++)
+            if (jobs[k].ok && !done[k] && jobs[k].det_w == jobs[i].det_w &&
+                jobs[k].det_h == jobs[i].det_h) {
+                idx[m++] = k;
+                done[k] = 1;
+            }
+        /* bounded batches: at most OCR_MAX_DET_BATCH images or ~16 M input values */
+        int per = (int)((16u << 20) / ((size_t)3 * jobs[i].det_w * jobs[i].det_h));
+        per = per < 1 ? 1 : per > OCR_MAX_DET_BATCH ? OCR_MAX_DET_BATCH : per;
+        for (int b0 = 0; st == AVF_OK && b0 < m; b0 += per)
+            st = detect_group(c, jobs, idx + b0, m - b0 < per ? m - b0 : per);
+    }
+    free(idx);
+    free(done);
     return st;
 }
 
@@ -508,7 +607,7 @@ avf_status avf_ocr_run_batch(avf_ocr *ocr, const avf_ocr_options *opts, int n,
     if (st == AVF_OK && !jobs)
         st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: jobs");
     if (st == AVF_OK)
-        st = avf_stream_create(ocr->dev, &c.stream);
+        st = stream_acquire(ocr, &c.stream);
     if (st == AVF_OK)
         st = avf_op_ctx_init(&c.ctx, ocr->dev, c.stream, ocr->pool);
     c.ro.device = ocr->dev;
@@ -521,7 +620,11 @@ avf_status avf_ocr_run_batch(avf_ocr *ocr, const avf_ocr_options *opts, int n,
             set_error(&res[i], AVF_ERR_INVALID_ARG);
             continue;
         }
-        st = detect(&c, &in[i], &jobs[i], &res[i]);
+        st = load_image(&c, &in[i], &jobs[i], &res[i]);
+    }
+    if (st == AVF_OK)
+        st = detect_all(&c, jobs, n);
+    for (int i = 0; st == AVF_OK && i < n; i++) {
         jobs[i].first_crop = n_crops;
         n_crops += res[i].status == AVF_OK ? jobs[i].n_boxes : 0;
     }
@@ -560,8 +663,7 @@ avf_status avf_ocr_run_batch(avf_ocr *ocr, const avf_ocr_options *opts, int n,
     free(jobs);
     if (c.stream) {
         avf_op_ctx_release(&c.ctx);
-        avf_pool_release_stream(ocr->pool, c.stream);
-        avf_stream_free(c.stream);
+        stream_release(ocr, c.stream);
     }
     return st;
 }
