@@ -71,6 +71,20 @@ for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done
+# The OCR application (src/apps): libavflow_apps, the Debian libpng/libjpeg
+# it links (Ubuntu ships libjpeg.so.8, not .62), and the OCR test images
+# (test_ocr_app MODELS IMAGES and bench/apps/run-device.sh read .bundle/ocr).
+if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
+  cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
+  for lib in libpng16.so.16 libjpeg.so.62; do
+    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/  && !f {print $NF; f=1}')
+    [ -n "$path" ] && cp -L "$path" "$out/lib/$lib"
+  done
+  find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_ocr_*' -exec cp -a {} "$out/tests/" \;
+  mkdir -p "$out/ocr"
+  cp "$root"/data/ocr/*.png "$out/ocr/" 2>/dev/null ||
+    echo "device-bundle: no data/ocr (scripts/make-test-data.sh): OCR tests will skip" >&2
+fi
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.
 if [ -x "$build/tests/run_node_tests" ]; then

@@ -6,7 +6,9 @@
  *   - concurrent calls from several threads give the same results;
  *   - on CUDA: the same texts and boxes as the CPU (fp32), and fp16;
  *   - argument checks.
- * Exits 77 (skipped) without models/ or data/ocr. */
+ * usage: test_ocr_app [MODELS_DIR [IMAGES_DIR]] (defaults: the source
+ * tree's models/ and data/ocr/, so a bundle can point elsewhere).
+ * Exits 77 (skipped) without the models or images. */
 #include "test_util.h"
 
 #include <math.h>
@@ -17,7 +19,7 @@
 
 #include "avflow/ocr.h"
 
-#define MODELS AVF_SOURCE_DIR "/models"
+static const char *g_models = AVF_SOURCE_DIR "/models";
 static const char *const k_files[] = {"page.png", "line_total.png", "line_fox.png",
                                       "line_hello.png", "line_invoice.png"};
 enum { NF = 5 };
@@ -78,7 +80,7 @@ static void run_singles(avf_ocr *ocr, const avf_ocr_options *o, avf_ocr_result *
 static void test_batch(void **state) {
     avf_device *dev = avf_test_device(state);
     avf_ocr *ocr = NULL;
-    assert_avf_ok(avf_ocr_create(MODELS, dev, &ocr));
+    assert_avf_ok(avf_ocr_create(g_models, dev, &ocr));
     avf_ocr_options o;
     avf_ocr_options_default(&o);
     avf_ocr_result single[NF];
@@ -122,7 +124,7 @@ static void test_batch(void **state) {
         avf_device *cpu;
         avf_ocr *cocr = NULL;
         assert_avf_ok(avf_device_get(AVF_DEVICE_CPU, 0, &cpu));
-        assert_avf_ok(avf_ocr_create(MODELS, cpu, &cocr));
+        assert_avf_ok(avf_ocr_create(g_models, cpu, &cocr));
         avf_ocr_result cres[NF], hres[NF];
         run_singles(cocr, &o, cres);
         for (int i = 0; i < NF; i++)
@@ -185,7 +187,7 @@ static void *work(void *arg) {
 static void test_threads(void **state) {
     avf_device *dev = avf_test_device(state);
     avf_ocr *ocr = NULL;
-    assert_avf_ok(avf_ocr_create(MODELS, dev, &ocr));
+    assert_avf_ok(avf_ocr_create(g_models, dev, &ocr));
     avf_ocr_options o;
     avf_ocr_options_default(&o);
     avf_ocr_result single[NF];
@@ -211,7 +213,7 @@ static void test_args(void **state) {
     avf_ocr *ocr = NULL;
     assert_avf_fails(avf_ocr_create("/nonexistent", NULL, &ocr), AVF_ERR_NOT_FOUND);
     assert_null(ocr);
-    assert_avf_ok(avf_ocr_create(MODELS, NULL, &ocr));
+    assert_avf_ok(avf_ocr_create(g_models, NULL, &ocr));
     avf_ocr_result r[2];
     assert_avf_fails(avf_ocr_run_batch(ocr, NULL, 0, g_img, r), AVF_ERR_INVALID_ARG);
     assert_avf_fails(avf_ocr_run_batch(ocr, NULL, AVF_OCR_MAX_IMAGES + 1, g_img, r),
@@ -239,9 +241,14 @@ static void test_args(void **state) {
     avf_ocr_free(ocr);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    const char *images = AVF_SOURCE_DIR "/data/ocr";
+    if (argc > 1)
+        g_models = argv[1];
+    if (argc > 2)
+        images = argv[2];
     char path[4096];
-    snprintf(path, sizeof path, "%s/ppocr_v4_det.onnx", MODELS);
+    snprintf(path, sizeof path, "%s/ppocr_v4_det.onnx", g_models);
     FILE *f = fopen(path, "rb");
     if (!f) {
         printf("SKIP: %s missing (scripts/fetch-models.sh)\n", path);
@@ -249,7 +256,7 @@ int main(void) {
     }
     fclose(f);
     for (int i = 0; i < NF; i++) {
-        snprintf(path, sizeof path, "%s/data/ocr/%s", AVF_SOURCE_DIR, k_files[i]);
+        snprintf(path, sizeof path, "%s/%s", images, k_files[i]);
         g_img[i].data = read_all(path, &g_img[i].len);
         if (!g_img[i].data) {
             printf("SKIP: %s missing (scripts/make-test-data.sh)\n", path);
