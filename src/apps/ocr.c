@@ -43,6 +43,8 @@
 #define OCR_CLS_THRESH 0.9f
 #define OCR_MAX_BATCH 64   /* cls/rec rows per model run */
 #define OCR_MAX_DET_BATCH 16 /* images of one det input size per model run */
+#define OCR_MIN_HEIGHT 30      /* rapidocr Global.min_height */
+#define OCR_MAX_WH_RATIO 8.0   /* rapidocr Global.width_height_ratio */
 
 #define OCR_IDLE_STREAMS 16
 
@@ -174,6 +176,7 @@ typedef struct ocr_image_job {
     avf_ocr_image img;     /* width/height; the pixels are freed after upload */
     int ok;                /* decoded and uploaded */
     int det_w, det_h;      /* det input size */
+    int pad_top;           /* letterbox rows above (and below) the image */
     avf_tensor src;        /* [1, 3, h, w] u8 BGR on the device */
     avf_ocr_box *boxes;
     int n_boxes;
@@ -237,18 +240,28 @@ static avf_status load_image(ocr_call *c, const avf_ocr_input *in, ocr_image_job
         set_error(r, st);
         return AVF_OK;
     }
-    int w = j->img.width, h = j->img.height;
+    int w = j->img.width, h0 = j->img.height;
     r->width = w;
-    r->height = h;
+    r->height = h0;
+    /* rapidocr's maybe_add_letterbox: flat images (h <= 30 or w/h > 8) get
+     * black rows above and below, so det sees text of a usable height */
+    int pad = 0;
+    if (h0 <= OCR_MIN_HEIGHT || (double)w / h0 > OCR_MAX_WH_RATIO) {
+        int nh = (int)(w / OCR_MAX_WH_RATIO);
+        nh = (nh > OCR_MIN_HEIGHT ? nh : OCR_MIN_HEIGHT) * 2;
+        pad = abs(nh - h0) / 2;
+    }
+    int h = h0 + 2 * pad;
+    j->pad_top = pad;
     /* planar BGR on the host, one upload */
-    size_t plane = (size_t)w * h;
-    uint8_t *bgr = malloc(plane * 3);
+    size_t plane = (size_t)w * h, off = (size_t)w * pad;
+    uint8_t *bgr = calloc(plane, 3);
     if (!bgr)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "ocr: %zu bytes for planes", plane * 3);
-    for (size_t p = 0; p < plane; p++) {
-        bgr[p] = j->img.rgb[3 * p + 2];
-        bgr[plane + p] = j->img.rgb[3 * p + 1];
-        bgr[2 * plane + p] = j->img.rgb[3 * p];
+    for (size_t p = 0; p < (size_t)w * h0; p++) {
+        bgr[off + p] = j->img.rgb[3 * p + 2];
+        bgr[plane + off + p] = j->img.rgb[3 * p + 1];
+        bgr[2 * plane + off + p] = j->img.rgb[3 * p];
     }
     avf_ocr_image_free(&j->img); /* only the planes are needed from here */
     j->img.width = w;
@@ -578,7 +591,13 @@ static avf_status collect(ocr_image_job *jobs, ocr_crop *crops, int n, avf_ocr_r
             k->text = NULL;
             l->text_score = k->score;
             l->box_score = jobs[i].boxes[b].score;
-            memcpy(l->box, jobs[i].boxes[b].pt, sizeof l->box);
+            /* back to the input image: undo the letterbox, clip like rapidocr */
+            for (int c = 0; c < 4; c++) {
+                float x = jobs[i].boxes[b].pt[2 * c];
+                float y = jobs[i].boxes[b].pt[2 * c + 1] - (float)jobs[i].pad_top;
+                l->box[2 * c] = fminf(fmaxf(x, 0.0f), (float)res[i].width);
+                l->box[2 * c + 1] = fminf(fmaxf(y, 0.0f), (float)res[i].height);
+            }
             l->rotated = k->rotated;
         }
     }

@@ -5,6 +5,10 @@ models. Every image must give the same number of lines, each reference line
 must be matched by an avflow line with exactly the same text and a box of
 polygon IoU >= 0.9. Prints the per-line IoUs and scores.
 
+Besides the given images it checks flat variants of each single-line image
+(line_*.png widened with white to 10x its height): rapidocr letterboxes
+images with w/h > 8, and so must avflow (--no-derived leaves them out).
+
 Exit 77 (skipped) when the models, images or rapidocr are missing.
 
 usage: test_ocr_golden.py --avflow BIN --models DIR [--device cpu|cuda:N]
@@ -13,8 +17,10 @@ usage: test_ocr_golden.py --avflow BIN --models DIR [--device cpu|cuda:N]
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SKIP = 77
@@ -37,9 +43,21 @@ def main():
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--fp16", action="store_true")
     ap.add_argument("--max-side", type=int, default=960)
+    ap.add_argument("--no-derived", action="store_true")
     ap.add_argument("images", nargs="*")
     a = ap.parse_args()
     imgs = [f for f in a.images if os.path.exists(f)]
+    tmp = tempfile.mkdtemp(prefix="ocr_golden_")
+    if imgs and not a.no_derived:
+        from PIL import Image
+        for f in list(imgs):
+            if os.path.basename(f).startswith("line_"):
+                im = Image.open(f).convert("RGB")
+                flat = Image.new("RGB", (im.height * 10, im.height), (255, 255, 255))
+                flat.paste(im, (0, 0))
+                out = os.path.join(tmp, "flat_" + os.path.basename(f))
+                flat.save(out)
+                imgs.append(out)
     need = ["ppocr_v4_det.onnx", "ppocr_v4_rec.onnx", "ppocr_mobile_v2_cls.onnx"]
     if not imgs or not all(os.path.exists(os.path.join(a.models, m)) for m in need):
         print("SKIP: models or images missing (scripts/fetch-models.sh, scripts/make-test-data.sh)")
@@ -53,6 +71,13 @@ def main():
     sys.path.insert(0, HERE)
     import ocr_reference
 
+    try:
+        return compare(a, imgs, ocr_reference)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def compare(a, imgs, ocr_reference):
     ref = ocr_reference.run(a.models, a.max_side, imgs)
     cmd = [a.avflow, "ocr", "--json", "--models", a.models, "--device", a.device,
            "--max-side", str(a.max_side)] + (["--fp16"] if a.fp16 else []) + imgs
