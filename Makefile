@@ -41,9 +41,10 @@ models: deps
 data: models
 	scripts/make-test-data.sh
 
+# The main job: serve the real models, run the samples through /v1/audio/vad
+# and /v1/image/ocr, print the results and the dashboard, keep serving.
 run: build models data
-	$(BUILD)/bin/avflow info
-	@for m in silero_vad ppocr_v4_rec; do echo; $(BUILD)/bin/avflow inspect models/$$m.onnx; done
+	@scripts/run-demo.sh $(BUILD)
 
 test:
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)

@@ -66,24 +66,28 @@ if [ -f "$build/bench/libavf_kernel_trace.so" ]; then
   [ -n "$cupti" ] && cp -L "$cupti" "$out/lib/"
 fi
 # Debian libraries that the Ubuntu GPU image does not ship.
-for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 libjansson.so.4; do
+# libsndfile and its codecs: libavflow_media (built -DAVF_FFMPEG=OFF for the
+# GPU machine) decodes WAV/FLAC/OGG with it; libsoxr/libebur128 are the
+# references of test_audio_kernels; libpng/libjpeg decode the OCR images.
+for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 libjansson.so.4 \
+           libsndfile.so.1 libFLAC.so.12 libvorbis.so.0 libvorbisenc.so.2 libopus.so.0 libogg.so.0 \
+           libmpg123.so.0 libmp3lame.so.0 libsoxr.so.0 libebur128.so.1 libgomp.so.1 \
+           libpng16.so.16 libjpeg.so.62; do
   path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/  && !f {print $NF; f=1}')
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done
-# The OCR application (src/apps): libavflow_apps, the Debian libpng/libjpeg
-# it links (Ubuntu ships libjpeg.so.8, not .62), and the OCR test images
+# The apps' inputs (speech clips, text images) for their tests and benches.
+for d in speech ocr; do
+  if ls "$root/data/$d/"* >/dev/null 2>&1; then
+    mkdir -p "$out/$d" && cp "$root/data/$d/"*.wav "$root/data/$d/"*.png "$out/$d/" 2>/dev/null || true
+  fi
+done
+# The OCR application (src/apps): libavflow_apps and its tests
 # (test_ocr_app MODELS IMAGES and bench/apps/run-device.sh read .bundle/ocr).
 if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
   cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
-  for lib in libpng16.so.16 libjpeg.so.62; do
-    path=$(ldconfig -p | awk -v l="$lib" '$1 == l && /x86-64/  && !f {print $NF; f=1}')
-    [ -n "$path" ] && cp -L "$path" "$out/lib/$lib"
-  done
   find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_ocr_*' -exec cp -a {} "$out/tests/" \;
-  mkdir -p "$out/ocr"
-  cp "$root"/data/ocr/*.png "$out/ocr/" 2>/dev/null ||
-    echo "device-bundle: no data/ocr (scripts/make-test-data.sh): OCR tests will skip" >&2
 fi
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.
@@ -116,6 +120,11 @@ if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then
     echo "device-bundle: could not fetch onnx2torch (peers will report it missing)" >&2
 fi
 cp "$root"/.whl/onnx2torch-*.whl "$out/whl/" 2>/dev/null || true
+# Debug info is most of the bytes and the carry is bounded (64 MiB): strip it
+# (symbols stay, so backtraces still name functions; -lineinfo is in the
+# device code, which strip leaves alone).
+find "$out/bin" "$out/lib" "$out/tests" "$out/bench" -type f \( -perm -u+x -o -name '*.so*' \) \
+  -exec strip --strip-debug {} + 2>/dev/null || true
 # Tests find sources, models and conformance lists at the build's source path.
 echo "$root" > "$out/SOURCE_DIR"
 git -C "$root" rev-parse --short HEAD > "$out/COMMIT" 2>/dev/null || echo unknown > "$out/COMMIT"

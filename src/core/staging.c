@@ -172,7 +172,7 @@ avf_status avf_staging_acquire(avf_staging *st, void **host, int *slot) {
     AVF_CHECK_ARG(slot != NULL);
     *host = NULL;
     *slot = -1;
-    int i;
+    int i = -1;
     AVF_TRY(avf_staging_take(st, &i));
     avf_status s = avf_staging_wait(st, i);
     if (s != AVF_OK) {
@@ -259,7 +259,7 @@ avf_status avf_staging_download(avf_staging *st, void *dst_host, const void *src
     size_t off = 0;
     while (err == AVF_OK && (off < bytes || inflight > 0)) {
         if (off < bytes && inflight < st->nslots) {
-            int slot;
+            int slot = -1;
             avf_status ts = avf_staging_take(st, &slot);
             if (ts == AVF_OK) {
                 size_t n = bytes - off < st->slot_bytes ? bytes - off : st->slot_bytes;

@@ -176,6 +176,10 @@ static const rs_case rs_cases[] = {
     {"nearest rpc asym sizes", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_ROUND_PREFER_CEIL, 4, {1, 1, 4, 4}, {0}, {1, 1, 8, 7}},
     {"nearest tf_half_pixel_for_nn", AVF_RESIZE_NEAREST, AVF_RESIZE_TF_HALF_PIXEL_FOR_NN, AVF_RESIZE_ROUND_PREFER_FLOOR, 4, {1, 1, 4, 4}, {0}, {1, 1, 3, 2}},
     {"nearest leading axis x2, wide", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {2, 3, 40, 70}, {1, 2, 2, 2}, {0}},
+    /* rows kernel (N, C map to themselves): 16-byte stores, and a grid-stride loop */
+    {"nearest rows x2, vector stores", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {2, 8, 10, 20}, {1, 1, 2, 2}, {0}},
+    {"nearest rows x2, grid-stride", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {8, 32, 80, 80}, {1, 1, 2, 2}, {0}},
+    {"nearest rows half_pixel x3", AVF_RESIZE_NEAREST, AVF_RESIZE_HALF_PIXEL, AVF_RESIZE_ROUND_PREFER_FLOOR, 3, {5, 7, 9}, {1, 3, 3}, {0}},
     {"linear half_pixel up", AVF_RESIZE_LINEAR, AVF_RESIZE_HALF_PIXEL, 0, 4, {2, 3, 4, 5}, {1, 1, 2, 1.5f}, {0}},
     {"linear align_corners down", AVF_RESIZE_LINEAR, AVF_RESIZE_ALIGN_CORNERS, 0, 4, {1, 2, 6, 8}, {1, 1, 0.6f, 0.6f}, {0}},
     {"linear asymmetric", AVF_RESIZE_LINEAR, AVF_RESIZE_ASYMMETRIC, 0, 4, {1, 2, 5, 4}, {1, 1, 1.7f, 2.5f}, {0}},

@@ -317,6 +317,16 @@ static void nvdec_clip(const char *es, const char *ref, avf_video_codec codec, i
     assert_true(!ivf || (r.es_n >= 32 && memcmp(r.es, "DKIF", 4) == 0));
     assert_avf_ok(avf_pool_create(dev, NULL, &r.pool));
     decode_es(&r);
+    /* The driver's decoder caps say this GPU has no engine for the codec
+     * (the H200 reports none for AV1): a hardware fact, so the test skips
+     * and says so; the CPU decoder (dav1d) covers the codec. */
+    if (r.status == AVF_ERR_UNSUPPORTED && r.frames == 0 && strstr(r.msg, "does not decode")) {
+        print_message("%s: SKIPPED: %s\n", what, r.msg);
+        free((void *)r.es);
+        free((void *)r.ref);
+        avf_pool_free_all(r.pool);
+        skip();
+    }
     report(&r, what);
     assert_int_equal(r.compared, 4);
     free((void *)r.es);

@@ -11,6 +11,7 @@
 #include "avflow.h"
 #include "avflow/serve.h"
 #include "commands.h"
+#include "serve_apps.h"
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -29,7 +30,9 @@ static void usage(FILE *out) {
             "                          model_repository, host, port, device, api_key,\n"
             "                          max_body_bytes, threads); flags override it\n"
             "  --max-body-bytes N      larger request bodies get 413 (default 64 MiB)\n"
-            "  --threads N             HTTP threads (default 4)\n"
+            "  --threads N             HTTP threads (default 4)\n");
+    avf_serve_apps_usage(out);
+    fprintf(out,
             "  -h, --help              show this help\n\n"
             "The first line on stdout is 'avflow serve: listening on http://HOST:PORT'.\n"
             "SIGINT/SIGTERM: stop accepting, finish in-flight requests (30 s at most), exit.\n"
@@ -62,6 +65,8 @@ static int copy_str(const char *flag, const char *v, char *dst, size_t cap) {
 int avf_cmd_serve(int argc, char **argv) {
     avf_server_options o;
     avf_server_options_default(&o);
+    avf_serve_apps_flags apps;
+    avf_serve_apps_flags_init(&apps);
     /* The file first, so flags override it wherever they appear. */
     for (int i = 1; i + 1 < argc; i++)
         if (strcmp(argv[i], "--config") == 0 && avf_server_options_load(argv[i + 1], &o) != AVF_OK) {
@@ -88,6 +93,8 @@ int avf_cmd_serve(int argc, char **argv) {
         int bad = 0;
         if (strcmp(a, "--config") == 0)
             continue;
+        else if (avf_serve_apps_flag(&apps, a, v, &bad))
+            ;
         else if (strcmp(a, "--model-repository") == 0)
             bad = copy_str(a, v, o.model_repository, sizeof o.model_repository);
         else if (strcmp(a, "--host") == 0)
@@ -130,8 +137,17 @@ int avf_cmd_serve(int argc, char **argv) {
         fprintf(stderr, "avflow serve: %s\n", avf_last_error());
         return 1;
     }
+    void *apps_state = NULL;
+    char apps_msg[512];
+    if (avf_serve_apps_start(&apps, s, o.device, &apps_state, apps_msg, sizeof apps_msg) != 0) {
+        avf_server_free(s);
+        avf_serve_apps_free(apps_state);
+        return 1;
+    }
     printf("avflow serve: listening on http://%s:%d (device %s, repository %s)\n", o.host,
            avf_server_port(s), o.device, o.model_repository);
+    if (apps_msg[0])
+        printf("%s\n", apps_msg);
     fflush(stdout);
     int sig = 0;
     sigwait(&stop, &sig);
@@ -145,6 +161,7 @@ int avf_cmd_serve(int argc, char **argv) {
         avf_server_shutdown(s, -1);
     }
     avf_server_free(s);
+    avf_serve_apps_free(apps_state); /* after the server: its endpoints point into it */
     fprintf(stderr, "avflow serve: stopped\n");
     return rc;
 }
