@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "avflow.h"
 #include "avflow/ocr.h"
@@ -19,7 +20,8 @@ static void usage(FILE *out) {
             "All images run as one batch.\n\n"
             "options:\n"
             "  --models DIR        ppocr_v4_det.onnx, ppocr_v4_rec.onnx, ppocr_mobile_v2_cls.onnx\n"
-            "                      (default: models)\n"
+            "                      (default: $AVF_MODELS, else the first of ./models,\n"
+            "                      BIN/../models, BIN/../../models holding them; BIN: avflow's dir)\n"
             "  --device DEV        cpu (default) or cuda:N\n"
             "  --fp16              f16 models on the GPU\n"
             "  --no-cls            skip the 180-degree direction classifier\n"
@@ -60,6 +62,36 @@ static void json_str(const char *s) {
     putchar('"');
 }
 
+static int has_models(const char *dir) {
+    char p[4096];
+    if ((size_t)snprintf(p, sizeof p, "%s/ppocr_v4_det.onnx", dir) >= sizeof p)
+        return 0;
+    return access(p, R_OK) == 0;
+}
+
+/* The default models directory (see usage); NULL when none holds them. */
+static const char *find_models(char *buf, size_t cap) {
+    const char *env = getenv("AVF_MODELS");
+    if (env && *env)
+        return env;
+    if (has_models("models"))
+        return "models";
+    char exe[4000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return NULL;
+    exe[n] = 0;
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return NULL;
+    *slash = 0;
+    static const char *const rel[] = {"../models", "../../models"};
+    for (int i = 0; i < 2; i++)
+        if ((size_t)snprintf(buf, cap, "%s/%s", exe, rel[i]) < cap && has_models(buf))
+            return buf;
+    return NULL;
+}
+
 static double now_ms(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -67,7 +99,8 @@ static double now_ms(void) {
 }
 
 int avf_cmd_ocr(int argc, char **argv) {
-    const char *models = "models", *device = "cpu";
+    const char *models = NULL, *device = "cpu";
+    char models_buf[4096];
     int json = 0, n = 0;
     avf_ocr_options o;
     avf_ocr_options_default(&o);
@@ -118,6 +151,12 @@ int avf_cmd_ocr(int argc, char **argv) {
     }
     if (n == 0 || n > AVF_OCR_MAX_IMAGES) {
         fprintf(stderr, "avflow ocr: give 1..%d images (see --help)\n", AVF_OCR_MAX_IMAGES);
+        free(files);
+        return 2;
+    }
+    if (!models && !(models = find_models(models_buf, sizeof models_buf))) {
+        fprintf(stderr, "avflow ocr: no models found (give --models DIR or set AVF_MODELS; "
+                        "scripts/fetch-models.sh fetches them)\n");
         free(files);
         return 2;
     }
