@@ -83,6 +83,12 @@ for d in speech ocr; do
     mkdir -p "$out/$d" && cp "$root/data/$d/"*.wav "$root/data/$d/"*.png "$out/$d/" 2>/dev/null || true
   fi
 done
+# The OCR application (src/apps): libavflow_apps and its tests
+# (test_ocr_app MODELS IMAGES and bench/apps/run-device.sh read .bundle/ocr).
+if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
+  cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
+  find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_ocr_*' -exec cp -a {} "$out/tests/" \;
+fi
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.
 if [ -x "$build/tests/run_node_tests" ]; then

@@ -16,6 +16,7 @@ APT_PACKAGES=(
   libsoxr-dev libebur128-dev espeak-ng sox ffmpeg fonts-dejavu-core
   python3 python3-venv
   chromium nginx
+  libpng-dev libjpeg-dev
 )
 
 missing=()

@@ -17,6 +17,7 @@ static const avf_command avf_commands[] = {
     {"inspect", avf_cmd_inspect, "show a model's inputs, outputs, ops (supported or not), parameters"},
     {"run", avf_cmd_run, "run a model once on .npy inputs and write its outputs as .npy"},
     {"serve", avf_cmd_serve, "serve a model repository over HTTP (KServe v2), with batching"},
+    {"ocr", avf_cmd_ocr, "read the text lines of PNG/JPEG images (PaddleOCR v4 det + cls + rec)"},
 };
 
 static void usage(FILE *out) {
