@@ -1,0 +1,178 @@
+/* One clip to 16 kHz mono on the device: decode on the host (libavflow_media),
+ * upload the planar samples once through the lane's pinned ring, then mixdown
+ * (mean of the channels) and polyphase resampling with the audio kernels, all
+ * on the lane's stream. Nothing comes back to the host. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "apps/vad_impl.h"
+#include "core/error.h"
+
+void vad_bank_free(vad_bank *b, avf_stream *s) {
+    if (!b)
+        return;
+    avf_tensor_release(&b->bank, s);
+    avf_resample_filter_free(&b->filt);
+    memset(b, 0, sizeof *b);
+}
+
+/* Make and upload a bank; waits for the upload, so other lanes may use the
+ * bank at once and the host taps may be freed at any time. */
+static avf_status bank_make(vad_lane *l, int in_rate, vad_bank *b) {
+    memset(b, 0, sizeof *b);
+    b->in_rate = in_rate;
+    avf_resample_params p = {.in_rate = in_rate, .out_rate = AVF_VAD_RATE};
+    AVF_TRY(avf_resample_filter_make(&p, &b->filt));
+    avf_status st = avf_resample_filter_upload(&l->ctx, &b->filt, &b->bank);
+    if (st == AVF_OK)
+        st = avf_stream_synchronize(l->stream);
+    if (st != AVF_OK)
+        vad_bank_free(b, l->stream);
+    return st;
+}
+
+avf_status vad_bank_get(avf_vad *v, vad_lane *l, int in_rate, const vad_bank **out,
+                        vad_bank **tmp) {
+    *out = NULL;
+    *tmp = NULL;
+    avf_status st = AVF_OK;
+    pthread_mutex_lock(&v->mu);
+    for (int i = 0; i < v->n_banks; i++)
+        if (v->banks[i].in_rate == in_rate) {
+            *out = &v->banks[i];
+            pthread_mutex_unlock(&v->mu);
+            return AVF_OK;
+        }
+    if (v->n_banks < VAD_MAX_BANKS) {
+        /* made under the lock: once per rate for the life of the avf_vad */
+        st = bank_make(l, in_rate, &v->banks[v->n_banks]);
+        if (st == AVF_OK)
+            *out = &v->banks[v->n_banks++];
+        pthread_mutex_unlock(&v->mu);
+        return st;
+    }
+    pthread_mutex_unlock(&v->mu);
+    vad_bank *b = calloc(1, sizeof *b);
+    if (!b)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "vad: out of memory for a resampling bank");
+    st = bank_make(l, in_rate, b);
+    if (st != AVF_OK) {
+        free(b);
+        return st;
+    }
+    *out = *tmp = b;
+    return AVF_OK;
+}
+
+/* x [1, C, T] -> y [1, 1, T] (mean of the channels). */
+static avf_status mixdown(vad_lane *l, const avf_tensor *x, avf_tensor *y) {
+    avf_mixdown_params p = {0};
+    int64_t dims[3];
+    AVF_TRY(avf_mixdown_shape(&p, x->ndim, x->shape, dims));
+    AVF_TRY(avf_tensor_alloc(y, l->ctx.pool, AVF_DTYPE_F32, 3, dims, l->stream));
+    avf_status st = avf_op_mixdown(&l->ctx, &p, x, y);
+    if (st != AVF_OK)
+        avf_tensor_release(y, l->stream);
+    return st;
+}
+
+static avf_status resample(avf_vad *v, vad_lane *l, int rate, const avf_tensor *x,
+                           avf_tensor *y) {
+    const vad_bank *b;
+    vad_bank *tmp;
+    AVF_TRY(vad_bank_get(v, l, rate, &b, &tmp));
+    int64_t dims[3];
+    avf_status st = avf_resample_shape(&b->filt, x->ndim, x->shape, dims);
+    if (st == AVF_OK)
+        st = avf_tensor_alloc(y, l->ctx.pool, AVF_DTYPE_F32, 3, dims, l->stream);
+    if (st == AVF_OK) {
+        st = avf_op_resample(&l->ctx, &b->filt, &b->bank, x, y);
+        if (st != AVF_OK)
+            avf_tensor_release(y, l->stream);
+    }
+    if (tmp) {
+        /* a bank of its own: the resampling must be done before it goes */
+        avf_status s2 = avf_stream_synchronize(l->stream);
+        if (st == AVF_OK)
+            st = s2;
+        vad_bank_free(tmp, l->stream);
+        free(tmp);
+    }
+    return st;
+}
+
+avf_status vad_prep_clip(avf_vad *v, vad_lane *l, const avf_vad_input *in, vad_clip *c,
+                         avf_vad_result *res, int64_t *budget) {
+    memset(&c->y16, 0, sizeof c->y16);
+    c->n16 = c->steps = 0;
+    c->probs = NULL;
+    if (!in->data || in->len == 0)
+        return AVF_FAIL(AVF_ERR_CORRUPT, "vad: empty input (no bytes)");
+    if (in->len > AVF_VAD_MAX_INPUT_BYTES)
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "vad: input of %zu bytes, more than %zu", in->len,
+                        AVF_VAD_MAX_INPUT_BYTES);
+    avf_audio a;
+    AVF_TRY(avf_audio_decode_memory(in->data, in->len, &a));
+    res->sample_rate = a.sample_rate;
+    res->channels = a.channels;
+    res->duration_s = (double)a.frames / a.sample_rate;
+    if (a.frames <= 0) {
+        avf_audio_free(&a);
+        return AVF_FAIL(AVF_ERR_CORRUPT, "vad: the audio has no samples");
+    }
+    if (res->duration_s > AVF_VAD_MAX_CLIP_SECONDS) {
+        avf_audio_free(&a);
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "vad: %.1f s of audio, more than %d s per clip",
+                        res->duration_s, AVF_VAD_MAX_CLIP_SECONDS);
+    }
+    /* the 16 kHz length, known before any device work, against the budget */
+    int64_t n16 = a.sample_rate == AVF_VAD_RATE
+                      ? a.frames
+                      : (a.frames * AVF_VAD_RATE + a.sample_rate - 1) / a.sample_rate;
+    if (n16 > *budget) {
+        avf_audio_free(&a);
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED,
+                        "vad: the batch would hold more than %d s of audio; send this clip "
+                        "in another request",
+                        AVF_VAD_MAX_BATCH_SECONDS);
+    }
+    avf_tensor x;
+    avf_status st = avf_audio_upload(&a, l->staging, l->ctx.pool, l->stream, &x);
+    int rate = a.sample_rate;
+    avf_audio_free(&a);
+    AVF_TRY(st);
+    /* [C, T] -> [1, C, T]: the audio ops take batches */
+    x.ndim = 3;
+    x.shape[2] = x.shape[1];
+    x.shape[1] = x.shape[0];
+    x.shape[0] = 1;
+    x.strides[2] = 1;
+    x.strides[1] = x.shape[2];
+    x.strides[0] = x.shape[1] * x.shape[2];
+    avf_tensor cur = x;
+    if (cur.shape[1] > 1) {
+        avf_tensor m;
+        st = mixdown(l, &cur, &m);
+        avf_tensor_release(&cur, l->stream);
+        AVF_TRY(st);
+        cur = m;
+    }
+    if (rate != AVF_VAD_RATE) {
+        avf_tensor r;
+        st = resample(v, l, rate, &cur, &r);
+        avf_tensor_release(&cur, l->stream);
+        AVF_TRY(st);
+        cur = r;
+    }
+    if (cur.shape[2] != n16) {
+        avf_tensor_release(&cur, l->stream);
+        return AVF_FAIL(AVF_ERR_INTERNAL, "vad: resampled to %lld samples, expected %lld",
+                        (long long)cur.shape[2], (long long)n16);
+    }
+    c->y16 = cur;
+    c->n16 = n16;
+    c->steps = (n16 + AVF_VAD_CHUNK - 1) / AVF_VAD_CHUNK;
+    *budget -= n16;
+    return AVF_OK;
+}
