@@ -16,6 +16,7 @@ static const avf_command avf_commands[] = {
     {"inspect", avf_cmd_inspect, "show a model's inputs, outputs, ops (supported or not), parameters"},
     {"run", avf_cmd_run, "run a model once on .npy inputs and write its outputs as .npy"},
     {"serve", avf_cmd_serve, "serve a model repository over HTTP (KServe v2), with batching"},
+    {"vad", avf_cmd_vad, "speech segments of audio files (Silero VAD, batched)"},
 };
 
 static void usage(FILE *out) {
