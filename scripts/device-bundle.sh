@@ -71,6 +71,27 @@ for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done
+# The application pipelines (libavflow_apps, which the avflow command links),
+# their tests with the speech clips test_vad finds in ../speech, and what
+# libavflow_media needs there: libsndfile and its codecs (build with
+# -DAVF_FFMPEG=OFF for the GPU machine, which has no FFmpeg).
+if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
+  cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
+  find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \; 2>/dev/null || true
+  mkdir -p "$out/speech"
+  cp "$root"/data/speech/*.wav "$out/speech/" 2>/dev/null ||
+    echo "device-bundle: no data/speech (scripts/make-test-data.sh): test_vad will skip" >&2
+fi
+sndfile=$(ldconfig -p | awk '$1 == "libsndfile.so.1" && /x86-64/ && !f {print $NF; f=1}')
+if [ -n "$sndfile" ]; then
+  cp -L "$sndfile" "$out/lib/libsndfile.so.1"
+  ldd "$sndfile" | awk '$3 ~ /^\// {print $1, $3}' | while read -r name path; do
+    case "$name" in
+      libc.so*|libm.so*|libpthread.so*|libdl.so*|librt.so*|ld-linux*|libgcc_s.so*|libstdc++.so*|libmvec.so*) ;;
+      *) cp -L "$path" "$out/lib/$name" ;;
+    esac
+  done
+fi
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.
 if [ -x "$build/tests/run_node_tests" ]; then

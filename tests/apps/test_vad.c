@@ -14,8 +14,43 @@
 #include "avflow/vad.h"
 #include "test_util.h"
 
-#define MODEL AVF_SOURCE_DIR "/models/silero_vad.onnx"
-#define SPEECH AVF_SOURCE_DIR "/data/speech/"
+/* Paths: test_vad [MODEL [SPEECH_DIR]], else $AVF_VAD_MODEL / $AVF_VAD_DATA,
+ * else the source tree's models/ and data/speech, else a bundle's layout
+ * next to the executable (../models, ../speech). */
+static char g_model[4096], g_speech[4096];
+#define MODEL g_model
+
+static int readable(const char *p) { return access(p, R_OK) == 0; }
+
+static void find_paths(int argc, char **argv) {
+    const char *m = argc > 1 ? argv[1] : getenv("AVF_VAD_MODEL");
+    const char *d = argc > 2 ? argv[2] : getenv("AVF_VAD_DATA");
+    snprintf(g_model, sizeof g_model, "%s", m ? m : AVF_SOURCE_DIR "/models/silero_vad.onnx");
+    snprintf(g_speech, sizeof g_speech, "%s", d ? d : AVF_SOURCE_DIR "/data/speech");
+    char exe[3000];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (slash)
+        *slash = '\0';
+    if (!m && !readable(g_model))
+        snprintf(g_model, sizeof g_model, "%s/../models/silero_vad.onnx", exe);
+    if (!d) {
+        char probe[4200];
+        snprintf(probe, sizeof probe, "%s/vad_mix.wav", g_speech);
+        if (!readable(probe))
+            snprintf(g_speech, sizeof g_speech, "%s/../speech", exe);
+    }
+}
+
+/* data/speech/<name> */
+static const char *speech(const char *name) {
+    static char p[4400];
+    snprintf(p, sizeof p, "%s/%s", g_speech, name);
+    return p;
+}
 
 typedef struct blob {
     unsigned char *p;
@@ -67,15 +102,14 @@ static void same_segments(const avf_vad_result *a, const avf_vad_result *b, doub
     }
 }
 
-static int setup(void **state) {
-    (void)state;
-    if (access(MODEL, R_OK) != 0 || access(SPEECH "vad_mix.wav", R_OK) != 0) {
-        print_message("[  SKIP    ] %s or %s missing (scripts/fetch-models.sh, "
-                      "scripts/make-test-data.sh)\n",
-                      MODEL, SPEECH "vad_mix.wav");
-        return -1;
+static int have_inputs(void) {
+    if (!readable(MODEL) || !readable(speech("vad_mix.wav"))) {
+        fprintf(stderr, "SKIP: %s or %s missing (scripts/fetch-models.sh, "
+                        "scripts/make-test-data.sh; or pass MODEL SPEECH_DIR)\n",
+                MODEL, speech("vad_mix.wav"));
+        return 0;
     }
-    return 0;
+    return 1;
 }
 
 static void create_errors(void **state) {
@@ -100,7 +134,7 @@ static void create_errors(void **state) {
 static void broken_files_fail_alone(void **state) {
     avf_device *dev = avf_test_device(state);
     avf_vad *v = make(dev);
-    blob mix = slurp(SPEECH "vad_mix.wav"), num = slurp(SPEECH "en_numbers.wav");
+    blob mix = slurp(speech("vad_mix.wav")), num = slurp(speech("en_numbers.wav"));
     unsigned char noise[4096];
     uint64_t seed = 99;
     for (size_t i = 0; i < sizeof noise; i++) {
@@ -161,9 +195,7 @@ static void batch_equals_single(void **state) {
     blob b[N];
     avf_vad_input in[2 * N];
     for (int i = 0; i < N; i++) {
-        char p[512];
-        snprintf(p, sizeof p, SPEECH "%s", names[i]);
-        b[i] = slurp(p);
+        b[i] = slurp(speech(names[i]));
         in[i] = in[N + i] = in_of(b[i]);
     }
     avf_vad_options o;
@@ -190,7 +222,7 @@ static void many_clips_across_groups(void **state) {
     avf_device *dev = avf_test_device(state);
     avf_vad *v = make(dev);
     avf_audio a;
-    assert_avf_ok(avf_audio_decode_file(SPEECH "vad_mix.wav", &a));
+    assert_avf_ok(avf_audio_decode_file(speech("vad_mix.wav"), &a));
     enum { K = 3, N = 300 };
     /* 1.5 s, 2.2 s and 0.7 s of speech-bearing audio starting at 1 s */
     const int64_t len[K] = {24000, 35200, 11200};
@@ -255,7 +287,7 @@ static void *thread_main(void *p) {
 static void concurrent_calls(void **state) {
     avf_device *dev = avf_test_device(state);
     avf_vad *v = make(dev);
-    blob mix = slurp(SPEECH "vad_mix.wav"), fox = slurp(SPEECH "en_fox.wav");
+    blob mix = slurp(speech("vad_mix.wav")), fox = slurp(speech("en_fox.wav"));
     avf_vad_input in[3] = {in_of(mix), in_of(fox), in_of(mix)};
     avf_vad_options o;
     avf_vad_options_default(&o);
@@ -291,7 +323,7 @@ static void bad_arguments(void **state) {
     avf_device *cpu;
     assert_avf_ok(avf_device_get(AVF_DEVICE_CPU, 0, &cpu));
     avf_vad *v = make(cpu);
-    blob mix = slurp(SPEECH "vad_mix.wav");
+    blob mix = slurp(speech("vad_mix.wav"));
     avf_vad_input in[2] = {in_of(mix), in_of(mix)};
     avf_vad_result res[2];
     avf_vad_options o;
@@ -340,9 +372,7 @@ static void cuda_matches_cpu(void **state) {
     blob b[N];
     avf_vad_input in[N];
     for (int i = 0; i < N; i++) {
-        char p[512];
-        snprintf(p, sizeof p, SPEECH "%s", names[i]);
-        b[i] = slurp(p);
+        b[i] = slurp(speech(names[i]));
         in[i] = in_of(b[i]);
     }
     avf_vad_options o;
@@ -394,7 +424,8 @@ static void cuda_matches_cpu(void **state) {
     avf_vad_free(vg);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    find_paths(argc, argv);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(create_errors),
         AVF_DEVICE_TESTS(broken_files_fail_alone),
@@ -404,7 +435,7 @@ int main(void) {
         cmocka_unit_test(bad_arguments),
         AVF_DEVICE_TEST_ON(cuda_matches_cpu, cuda),
     };
-    if (setup(NULL) != 0)
+    if (!have_inputs())
         return 77;
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
