@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # On the GPU machine, over .bundle-vad/ from bench/apps/bundle-vad.sh: the VAD
 # tests (CPU and cuda:0 instances), then bench_vad on cuda:0 in f32 and f16
-# and on the CPU for the same clip, one after the other in one session.
+# against ONNX Runtime (bench/apps/peers_vad.py) and on the CPU, for the same
+# clip, one after the other in one session.
 #   bench/apps/run-device.sh [BUNDLE_DIR] [CLIP]
 # Writes vad_*.txt to $OUT (or ./gpu-out). BATCHES (default 1,16,64,256) and
 # REPEATS (default 5) tune the benchmark. Exit non-zero when a test fails.
@@ -29,11 +30,12 @@ for t in test_vad_segments test_vad; do
   [ $r -eq 0 ] || { rc=1; tail -n 40 "$out/vad_$t.txt"; }
 done
 {
-  "$b/bench/bench_vad" --model "$b/models/silero_vad.onnx" --clip "$clip" --device cuda:0 \
-    --batches "$batches" --repeats "$repeats" --warmup 2
-  "$b/bench/bench_vad" --model "$b/models/silero_vad.onnx" --clip "$clip" --device cuda:0 \
-    --fp16 --batches "$batches" --repeats "$repeats" --warmup 2
-  # the CPU in the same session: batch 1 and 16 (larger batches take minutes)
+  # avflow f32 and f16 on cuda:0, then ONNX Runtime (CPU, and CUDA if present)
+  # on the same clip and batches, with the ratios
+  python3 "$root/bench/apps/peers_vad.py" --bench "$b/bench/bench_vad" \
+    --model "$b/models/silero_vad.onnx" --clip "$clip" --device cuda:0 --fp16 \
+    --batches "$batches" --repeats "$repeats"
+  # avflow on this machine's CPU, batch 1 and 16 (larger batches take minutes)
   "$b/bench/bench_vad" --model "$b/models/silero_vad.onnx" --clip "$clip" --device cpu \
     --batches 1,16 --repeats 3 --warmup 1
 } 2>&1 | tee "$out/vad_bench.txt"

@@ -22,7 +22,6 @@ import sys
 import wave
 
 import numpy as np
-import onnxruntime as ort
 
 RATE = 16000
 WINDOW = 512
@@ -46,6 +45,7 @@ class Silero:
     """OnnxWrapper.__call__ for 16 kHz, batch 1."""
 
     def __init__(self, path):
+        import onnxruntime as ort
         o = ort.SessionOptions()
         o.inter_op_num_threads = 1
         o.intra_op_num_threads = 1
