@@ -182,6 +182,11 @@ int avf_cmd_vad(int argc, char **argv) {
         free(files);
         return 2;
     }
+    if (o.fp16 && avf_device_get_kind(dev) == AVF_DEVICE_CPU) {
+        fprintf(stderr, "avflow vad: --fp16 needs a CUDA device (--device cuda:N)\n");
+        free(files);
+        return 2;
+    }
     avf_vad *v;
     if (avf_vad_create(model, dev, &v) != AVF_OK) {
         fprintf(stderr, "avflow vad: %s: %s\n", model, avf_last_error());
