@@ -10,7 +10,9 @@
  * returns after its probabilities are on the host, so wall time covers the
  * device work). Printed per batch: audio seconds per second, Silero chunks
  * (512 samples of real audio) per second, model steps per second, and the
- * speed-up over batch 1 measured in the same run. */
+ * speed-up over batch 1 measured in the same run, and the mean host time of
+ * the call's phases (prep: decode, upload, enqueued resampling; vad: Silero
+ * steps up to the probabilities on the host; post: segments). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,8 +113,9 @@ int main(int argc, char **argv) {
     printf("bench_vad: %s on %s (%s)%s, clip %s, %d timed calls after %d warm-up, median\n",
            model, avf_device_get_name(dev), props.name, fp16 ? " fp16" : "", clip, repeats,
            warmup);
-    printf("%6s %10s %12s %14s %12s %10s %9s %10s\n", "batch", "call ms", "audio s/s",
-           "chunks/s", "steps/s", "ms/step", "x batch1", "segments");
+    printf("%6s %10s %12s %14s %12s %10s %9s %8s %9s %8s %8s\n", "batch", "call ms",
+           "audio s/s", "chunks/s", "steps/s", "ms/step", "x batch1", "segments", "prep ms",
+           "vad ms", "post ms");
     double base = 0;
     int rc = 0;
     const char *p = batches;
@@ -176,8 +179,11 @@ int main(int argc, char **argv) {
         char ratio[32] = "-";
         if (base > 0)
             snprintf(ratio, sizeof ratio, "%.1f", aps / base);
-        printf("%6d %10.2f %12.0f %14.0f %12.0f %10.4f %9s %10d\n", b, med * 1e3, aps,
-               chunks / med, steps / med, med * 1e3 / steps, ratio, segs);
+        /* phase times: means over the timed calls (host wall clock) */
+        printf("%6d %10.2f %12.0f %14.0f %12.0f %10.4f %9s %8d %9.2f %8.2f %8.2f\n", b,
+               med * 1e3, aps, chunks / med, steps / med, med * 1e3 / steps, ratio, segs,
+               (s1.prep_s - s0.prep_s) * 1e3 / repeats, (s1.silero_s - s0.silero_s) * 1e3 / repeats,
+               (s1.post_s - s0.post_s) * 1e3 / repeats);
         fflush(stdout);
         free(in);
         free(res);

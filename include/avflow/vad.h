@@ -108,6 +108,10 @@ typedef struct avf_vad_stats {
     uint64_t steps;        /* Silero runs (each over a whole batch) */
     uint64_t chunks;       /* 512-sample chunks of real audio classified */
     double audio_s;        /* seconds of audio classified */
+    /* host wall time of the phases of all calls: decode + upload + enqueued
+     * resampling; Silero steps up to the probabilities on the host (it ends
+     * with that download, so it covers the device work); segments */
+    double prep_s, silero_s, post_s;
 } avf_vad_stats;
 void avf_vad_get_stats(const avf_vad *v, avf_vad_stats *out);
 

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "apps/vad_impl.h"
 #include "core/error.h"
@@ -171,6 +172,12 @@ static avf_status to_segments(const avf_vad_options *o, const vad_clip *c, avf_v
     return AVF_OK;
 }
 
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 /* Device failures end the call; a clip's own trouble (its bytes, its size)
  * fails only that clip. */
 static int fatal(avf_status st) {
@@ -182,6 +189,7 @@ static avf_status run(avf_vad *v, vad_lane *l, const avf_vad_options *o, int n,
                       vad_clip **order) {
     int64_t budget = (int64_t)AVF_VAD_MAX_BATCH_SECONDS * AVF_VAD_RATE;
     int good = 0;
+    double t0 = now_s();
     for (int i = 0; i < n; i++) {
         clips[i].index = i;
         avf_status st = vad_prep_clip(v, l, &in[i], &clips[i], &res[i], &budget);
@@ -195,6 +203,7 @@ static avf_status run(avf_vad *v, vad_lane *l, const avf_vad_options *o, int n,
     }
     qsort(order, (size_t)good, sizeof *order, by_steps_desc);
     uint64_t steps = 0, chunks = 0;
+    double t1 = now_s();
     for (int g0 = 0; g0 < good;) {
         int64_t tp = AVF_VAD_CONTEXT + order[g0]->steps * AVF_VAD_CHUNK;
         int m = 1;
@@ -207,7 +216,7 @@ static avf_status run(avf_vad *v, vad_lane *l, const avf_vad_options *o, int n,
             chunks += (uint64_t)order[g0 + k]->steps;
         g0 += m;
     }
-    double audio_s = 0;
+    double audio_s = 0, t2 = now_s();
     int ok = 0;
     for (int k = 0; k < good; k++) {
         vad_clip *c = order[k];
@@ -225,6 +234,9 @@ static avf_status run(avf_vad *v, vad_lane *l, const avf_vad_options *o, int n,
     v->stats.steps += steps;
     v->stats.chunks += chunks;
     v->stats.audio_s += audio_s;
+    v->stats.prep_s += t1 - t0;
+    v->stats.silero_s += t2 - t1;
+    v->stats.post_s += now_s() - t2;
     pthread_mutex_unlock(&v->mu);
     return AVF_OK;
 }
