@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "apps/vad_impl.h"
 #include "core/error.h"
@@ -94,6 +95,11 @@ avf_status avf_vad_create(const char *model_path, avf_device *dev, avf_vad **out
     }
     if (st == AVF_OK)
         st = avf_pool_create(dev, NULL, &v->pool);
+    /* host decoding threads: a few, shared by all calls (none on one CPU) */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int threads = cpus > 8 ? 8 : (int)cpus;
+    if (st == AVF_OK && threads >= 2)
+        st = avf_threadpool_create(threads, 4096, &v->decoders);
     if (st != AVF_OK) {
         avf_vad_free(v);
         return st;
@@ -105,6 +111,7 @@ avf_status avf_vad_create(const char *model_path, avf_device *dev, avf_vad **out
 void avf_vad_free(avf_vad *v) {
     if (!v)
         return;
+    avf_threadpool_free(v->decoders);
     while (v->free_lanes) {
         vad_lane *l = v->free_lanes;
         v->free_lanes = l->next;
@@ -190,17 +197,30 @@ static avf_status run(avf_vad *v, vad_lane *l, const avf_vad_options *o, int n,
     int64_t budget = (int64_t)AVF_VAD_MAX_BATCH_SECONDS * AVF_VAD_RATE;
     int good = 0;
     double t0 = now_s();
+    vad_decoder *dec;
+    AVF_TRY(vad_decoder_start(v, in, n, &dec));
     for (int i = 0; i < n; i++) {
         clips[i].index = i;
-        avf_status st = vad_prep_clip(v, l, &in[i], &clips[i], &res[i], &budget);
+        avf_audio a;
+        const char *err;
+        avf_status st = vad_decoder_take(dec, i, &a, &err);
+        if (st != AVF_OK) { /* the clip's own bytes */
+            res[i].status = st;
+            snprintf(res[i].error, sizeof res[i].error, "%s", err ? err : avf_last_error());
+            continue;
+        }
+        st = vad_prep_audio(v, l, &a, &clips[i], &res[i], &budget);
         if (st != AVF_OK) {
-            if (fatal(st))
+            if (fatal(st)) {
+                vad_decoder_finish(dec);
                 return st;
+            }
             set_error(&res[i], st);
             continue;
         }
         order[good++] = &clips[i];
     }
+    vad_decoder_finish(dec);
     qsort(order, (size_t)good, sizeof *order, by_steps_desc);
     uint64_t steps = 0, chunks = 0;
     double t1 = now_s();

@@ -2,6 +2,8 @@
  *
  *   vad.c          avf_vad: model, device pool, lanes, resampling banks,
  *                  avf_vad_run_batch (decode -> group -> Silero -> segments)
+ *   vad_decode.c   host decoding of a call's clips on a few threads, ahead
+ *                  of the uploads
  *   vad_prep.c     one clip: decode on the host, upload once, mixdown and
  *                  resample to 16 kHz on the device
  *   vad_silero.c   one group of clips through Silero, step by step, batch =
@@ -16,6 +18,7 @@
 #include "avflow/audio.h"
 #include "avflow/model.h"
 #include "avflow/staging.h"
+#include "avflow/threadpool.h"
 #include "avflow/vad.h"
 #include "ops/audio.h"
 #include "ops/op.h"
@@ -58,6 +61,7 @@ struct avf_vad {
     vad_bank banks[VAD_MAX_BANKS];
     int n_banks;
     avf_vad_stats stats;
+    avf_threadpool *decoders; /* NULL: decode on the calling thread */
 };
 
 /* A decoded clip at 16 kHz on the device. */
@@ -76,12 +80,26 @@ avf_status vad_bank_get(avf_vad *v, vad_lane *l, int in_rate, const vad_bank **o
                         vad_bank **tmp);
 void vad_bank_free(vad_bank *b, avf_stream *s);
 
-/* Decode `in` and bring it to 16 kHz mono on the device (c->y16). Fills the
- * result's rate/channels/duration as soon as they are known. On failure the
- * clip holds nothing. `budget` is the 16 kHz samples the call may still
- * take; the clip's are subtracted. */
-avf_status vad_prep_clip(avf_vad *v, vad_lane *l, const avf_vad_input *in, vad_clip *c,
-                         avf_vad_result *res, int64_t *budget);
+/* Decode one input on the host (any thread): empty, oversized, undecodable
+ * or sample-less inputs fail with a message. */
+avf_status vad_decode(const avf_vad_input *in, avf_audio *a);
+
+/* Bring decoded audio to 16 kHz mono on the device (c->y16); takes `a` over
+ * (freed on every path). Fills the result's rate/channels/duration. On
+ * failure the clip holds nothing. `budget` is the 16 kHz samples the call
+ * may still take; the clip's are subtracted. */
+avf_status vad_prep_audio(avf_vad *v, vad_lane *l, avf_audio *a, vad_clip *c,
+                          avf_vad_result *res, int64_t *budget);
+
+/* Decoding ahead on the avf_vad's host threads (vad_decode.c): clips are
+ * decoded in parallel, at most VAD_DECODE_AHEAD per thread ahead of the one
+ * being uploaded, and taken in order. */
+typedef struct vad_decoder vad_decoder;
+avf_status vad_decoder_start(avf_vad *v, const avf_vad_input *in, int n, vad_decoder **out);
+/* Clip i's audio (i in order 0, 1, ...); on failure *err is its message. */
+avf_status vad_decoder_take(vad_decoder *d, int i, avf_audio *a, const char **err);
+/* Waits for the tasks in flight and frees what was not taken. NULL ignored. */
+void vad_decoder_finish(vad_decoder *d);
 
 /* Run clips c[0..n) (sorted by steps, longest first; n <= VAD_MAX_GROUP)
  * through Silero; sets each clip's probs and releases its y16. */

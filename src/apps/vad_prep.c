@@ -102,25 +102,31 @@ static avf_status resample(avf_vad *v, vad_lane *l, int rate, const avf_tensor *
     return st;
 }
 
-avf_status vad_prep_clip(avf_vad *v, vad_lane *l, const avf_vad_input *in, vad_clip *c,
-                         avf_vad_result *res, int64_t *budget) {
-    memset(&c->y16, 0, sizeof c->y16);
-    c->n16 = c->steps = 0;
-    c->probs = NULL;
+avf_status vad_decode(const avf_vad_input *in, avf_audio *a) {
+    memset(a, 0, sizeof *a);
     if (!in->data || in->len == 0)
         return AVF_FAIL(AVF_ERR_CORRUPT, "vad: empty input (no bytes)");
     if (in->len > AVF_VAD_MAX_INPUT_BYTES)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "vad: input of %zu bytes, more than %zu", in->len,
                         AVF_VAD_MAX_INPUT_BYTES);
-    avf_audio a;
-    AVF_TRY(avf_audio_decode_memory(in->data, in->len, &a));
+    AVF_TRY(avf_audio_decode_memory(in->data, in->len, a));
+    if (a->frames <= 0 || a->sample_rate <= 0) {
+        avf_audio_free(a);
+        return AVF_FAIL(AVF_ERR_CORRUPT, "vad: the audio has no samples");
+    }
+    return AVF_OK;
+}
+
+avf_status vad_prep_audio(avf_vad *v, vad_lane *l, avf_audio *dec, vad_clip *c,
+                          avf_vad_result *res, int64_t *budget) {
+    memset(&c->y16, 0, sizeof c->y16);
+    c->n16 = c->steps = 0;
+    c->probs = NULL;
+    avf_audio a = *dec; /* ours now: freed on every path */
+    memset(dec, 0, sizeof *dec);
     res->sample_rate = a.sample_rate;
     res->channels = a.channels;
     res->duration_s = (double)a.frames / a.sample_rate;
-    if (a.frames <= 0) {
-        avf_audio_free(&a);
-        return AVF_FAIL(AVF_ERR_CORRUPT, "vad: the audio has no samples");
-    }
     if (res->duration_s > AVF_VAD_MAX_CLIP_SECONDS) {
         avf_audio_free(&a);
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "vad: %.1f s of audio, more than %d s per clip",
