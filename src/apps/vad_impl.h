@@ -42,6 +42,7 @@ typedef struct vad_bank {
 } vad_bank;
 
 #define VAD_MAX_BANKS 32 /* distinct input rates cached; more are built per use */
+#define VAD_BANK_CACHE_TAPS (1 << 20) /* larger banks (odd rates) are not cached */
 /* Clips run together in one group (the Silero batch); 256 keeps the plan
  * buckets (1..256) few. */
 #define VAD_MAX_GROUP 256

@@ -17,51 +17,77 @@ void vad_bank_free(vad_bank *b, avf_stream *s) {
     memset(b, 0, sizeof *b);
 }
 
-/* Make and upload a bank; waits for the upload, so other lanes may use the
+/* Upload b's host taps on the lane and wait, so that other lanes may use the
  * bank at once and the host taps may be freed at any time. */
-static avf_status bank_make(vad_lane *l, int in_rate, vad_bank *b) {
-    memset(b, 0, sizeof *b);
-    b->in_rate = in_rate;
-    avf_resample_params p = {.in_rate = in_rate, .out_rate = AVF_VAD_RATE};
-    AVF_TRY(avf_resample_filter_make(&p, &b->filt));
+static avf_status bank_upload(vad_lane *l, vad_bank *b) {
     avf_status st = avf_resample_filter_upload(&l->ctx, &b->filt, &b->bank);
     if (st == AVF_OK)
         st = avf_stream_synchronize(l->stream);
-    if (st != AVF_OK)
-        vad_bank_free(b, l->stream);
     return st;
+}
+
+static const vad_bank *bank_find(const avf_vad *v, int in_rate) {
+    for (int i = 0; i < v->n_banks; i++)
+        if (v->banks[i].in_rate == in_rate)
+            return &v->banks[i];
+    return NULL;
 }
 
 avf_status vad_bank_get(avf_vad *v, vad_lane *l, int in_rate, const vad_bank **out,
                         vad_bank **tmp) {
     *out = NULL;
     *tmp = NULL;
-    avf_status st = AVF_OK;
     pthread_mutex_lock(&v->mu);
-    for (int i = 0; i < v->n_banks; i++)
-        if (v->banks[i].in_rate == in_rate) {
-            *out = &v->banks[i];
-            pthread_mutex_unlock(&v->mu);
+    *out = bank_find(v, in_rate);
+    pthread_mutex_unlock(&v->mu);
+    if (*out)
+        return AVF_OK;
+    vad_bank b;
+    memset(&b, 0, sizeof b);
+    b.in_rate = in_rate;
+    avf_resample_params p = {.in_rate = in_rate, .out_rate = AVF_VAD_RATE};
+    AVF_TRY(avf_resample_filter_make(&p, &b.filt));
+    /* cache small banks (common rates are < 100k taps); odd rates with
+     * huge banks (up to 2^25 taps) are made for the call and dropped, so
+     * requests cannot pin much device memory */
+    int cache = b.filt.L * (int64_t)b.filt.taps <= VAD_BANK_CACHE_TAPS;
+    avf_status st = AVF_OK;
+    if (cache) {
+        int ours = 0;
+        pthread_mutex_lock(&v->mu);
+        *out = bank_find(v, in_rate); /* another call may have made it meanwhile */
+        if (!*out && v->n_banks < VAD_MAX_BANKS) {
+            st = bank_upload(l, &b);
+            if (st == AVF_OK) {
+                v->banks[v->n_banks] = b;
+                *out = &v->banks[v->n_banks++];
+                ours = 1;
+            }
+        }
+        pthread_mutex_unlock(&v->mu);
+        if (st != AVF_OK) {
+            vad_bank_free(&b, l->stream);
+            return st;
+        }
+        if (*out) {
+            if (!ours)
+                avf_resample_filter_free(&b.filt);
             return AVF_OK;
         }
-    if (v->n_banks < VAD_MAX_BANKS) {
-        /* made under the lock: once per rate for the life of the avf_vad */
-        st = bank_make(l, in_rate, &v->banks[v->n_banks]);
-        if (st == AVF_OK)
-            *out = &v->banks[v->n_banks++];
-        pthread_mutex_unlock(&v->mu);
-        return st;
     }
-    pthread_mutex_unlock(&v->mu);
-    vad_bank *b = calloc(1, sizeof *b);
-    if (!b)
+    vad_bank *t = malloc(sizeof *t);
+    if (!t) {
+        avf_resample_filter_free(&b.filt);
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "vad: out of memory for a resampling bank");
-    st = bank_make(l, in_rate, b);
+    }
+    *t = b;
+    st = bank_upload(l, t);
     if (st != AVF_OK) {
-        free(b);
+        vad_bank_free(t, l->stream);
+        free(t);
         return st;
     }
-    *out = *tmp = b;
+    *out = *tmp = t;
     return AVF_OK;
 }
 

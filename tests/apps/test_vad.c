@@ -262,6 +262,41 @@ static void many_clips_across_groups(void **state) {
     avf_vad_free(v);
 }
 
+/* An odd rate whose resampling bank is too big to cache (44099 Hz: 16000
+ * phases) goes through a bank made for the call; a common rate is cached.
+ * Both give well-formed, repeatable results. */
+static void odd_rate_bank(void **state) {
+    avf_device *dev = avf_test_device(state);
+    avf_vad *v = make(dev);
+    avf_audio a;
+    assert_avf_ok(avf_audio_decode_file(speech("en_fox.wav"), &a));
+    blob enc[2];
+    const int rates[2] = {44099, 22050};
+    for (int k = 0; k < 2; k++) {
+        avf_audio r = {a.data, 1, rates[k], a.frames};
+        uint8_t *bytes;
+        size_t n;
+        assert_avf_ok(avf_audio_encode_memory(&r, AVF_AUDIO_WAV_F32, NULL, &bytes, &n));
+        enc[k] = (blob){bytes, n};
+    }
+    avf_audio_free(&a);
+    avf_vad_input in[2] = {in_of(enc[0]), in_of(enc[1])};
+    avf_vad_options o;
+    avf_vad_options_default(&o);
+    avf_vad_result r1[2], r2[2];
+    assert_avf_ok(avf_vad_run_batch(v, &o, 2, in, r1));
+    assert_avf_ok(avf_vad_run_batch(v, &o, 2, in, r2));
+    for (int k = 0; k < 2; k++) {
+        check_shape(&r1[k]);
+        assert_int_equal(r1[k].sample_rate, rates[k]);
+        same_segments(&r1[k], &r2[k], 0);
+        avf_vad_result_free(&r1[k]);
+        avf_vad_result_free(&r2[k]);
+        free(enc[k].p);
+    }
+    avf_vad_free(v);
+}
+
 typedef struct thread_arg {
     avf_vad *v;
     const avf_vad_input *in;
@@ -432,6 +467,7 @@ int main(int argc, char **argv) {
         AVF_DEVICE_TESTS(batch_equals_single),
         AVF_DEVICE_TESTS(many_clips_across_groups),
         AVF_DEVICE_TESTS(concurrent_calls),
+        AVF_DEVICE_TESTS(odd_rate_bank),
         cmocka_unit_test(bad_arguments),
         AVF_DEVICE_TEST_ON(cuda_matches_cpu, cuda),
     };
