@@ -77,17 +77,19 @@ for lib in libcmocka.so.0 libprotobuf-c.so.1 libfftw3f.so.3 libmicrohttpd.so.12 
   [ -n "$path" ] || { echo "device-bundle: $lib not found here" >&2; exit 1; }
   cp -L "$path" "$out/lib/$lib"
 done
-# The apps' inputs (speech clips, text images) for their tests and benches.
+# The apps' inputs (speech clips, text images) for their tests and benches
+# (test_vad reads ../speech, test_ocr_app MODELS IMAGES reads .bundle/ocr).
 for d in speech ocr; do
   if ls "$root/data/$d/"* >/dev/null 2>&1; then
     mkdir -p "$out/$d" && cp "$root/data/$d/"*.wav "$root/data/$d/"*.png "$out/$d/" 2>/dev/null || true
   fi
 done
-# The OCR application (src/apps): libavflow_apps and its tests
-# (test_ocr_app MODELS IMAGES and bench/apps/run-device.sh read .bundle/ocr).
+# The application pipelines (libavflow_apps, which the avflow command links)
+# and their tests; libavflow_media there needs the libsndfile copied above
+# (build with -DAVF_FFMPEG=OFF for the GPU machine, which has no FFmpeg).
 if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
   cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
-  find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_ocr_*' -exec cp -a {} "$out/tests/" \;
+  find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \; 2>/dev/null || true
 fi
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.

@@ -9,5 +9,6 @@ int avf_cmd_inspect(int argc, char **argv);
 int avf_cmd_run(int argc, char **argv);
 int avf_cmd_serve(int argc, char **argv);
 int avf_cmd_ocr(int argc, char **argv);
+int avf_cmd_vad(int argc, char **argv);
 
 #endif

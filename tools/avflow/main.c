@@ -18,6 +18,7 @@ static const avf_command avf_commands[] = {
     {"run", avf_cmd_run, "run a model once on .npy inputs and write its outputs as .npy"},
     {"serve", avf_cmd_serve, "serve a model repository over HTTP (KServe v2), with batching"},
     {"ocr", avf_cmd_ocr, "read the text lines of PNG/JPEG images (PaddleOCR v4 det + cls + rec)"},
+    {"vad", avf_cmd_vad, "speech segments of audio files (Silero VAD, batched)"},
 };
 
 static void usage(FILE *out) {
