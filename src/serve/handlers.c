@@ -70,7 +70,8 @@ static int split(const char *url, char *buf, size_t cap, char **seg) {
         return -1;
     memcpy(buf, url, strlen(url) + 1);
     int n = 0;
-    for (char *p = strtok(buf, "/"); p; p = strtok(NULL, "/")) {
+    char *save = NULL; /* strtok_r: HTTP threads route concurrently (strtok's state is global) */
+    for (char *p = strtok_r(buf, "/", &save); p; p = strtok_r(NULL, "/", &save)) {
         if (n == MAX_SEGMENTS)
             return -1;
         seg[n++] = p;
@@ -307,6 +308,12 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
         avf_srv_repo_metrics(c->s->repo, &b);
         avf_srv_apps_metrics(c->s, &b);
         reply_buf(out, &b, "text/plain; version=0.0.4");
+        return 0;
+    }
+    if (n == 2 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "residency") == 0 && get) {
+        avf_srv_buf b = {0};
+        avf_srv_residency_json(c->s->res, &b);
+        reply_buf(out, &b, "application/json");
         return 0;
     }
     if (n == 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "performance") == 0 &&

@@ -27,9 +27,15 @@ static void usage(FILE *out) {
             "                          'Authorization: Bearer KEY'\n"
             "  --config FILE           JSON options file (keys as the flags, with '_':\n"
             "                          model_repository, host, port, device, api_key,\n"
-            "                          max_body_bytes, threads); flags override it\n"
+            "                          max_body_bytes, threads, vram_budget_bytes, pin,\n"
+            "                          pool_cap_bytes, default_timeout_us); flags override it\n"
             "  --max-body-bytes N      larger request bodies get 413 (default 64 MiB)\n"
             "  --threads N             HTTP threads (default 4)\n"
+            "  --vram-budget-bytes N   keep loaded models' weights + plan arenas under N;\n"
+            "                          the least recently used idle model is unloaded\n"
+            "  --pin NAME              never evict NAME (repeatable)\n"
+            "  --pool-cap-bytes N      cap the run memory pool (beyond: 503)\n"
+            "  --default-timeout-us N  deadline of requests whose model sets none\n"
             "  -h, --help              show this help\n\n"
             "The first line on stdout is 'avflow serve: listening on http://HOST:PORT'.\n"
             "SIGINT/SIGTERM: stop accepting, finish in-flight requests (30 s at most), exit.\n"
@@ -100,7 +106,19 @@ int avf_cmd_serve(int argc, char **argv) {
             bad = parse_int(a, v, 0, 65535, &x) || (o.port = (int)x, 0);
         else if (strcmp(a, "--threads") == 0)
             bad = parse_int(a, v, 1, 256, &x) || (o.threads = (int)x, 0);
-        else if (strcmp(a, "--max-body-bytes") == 0)
+        else if (strcmp(a, "--vram-budget-bytes") == 0)
+            bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.vram_budget_bytes = (uint64_t)x, 0);
+        else if (strcmp(a, "--pool-cap-bytes") == 0)
+            bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.pool_cap_bytes = (uint64_t)x, 0);
+        else if (strcmp(a, "--default-timeout-us") == 0)
+            bad = parse_int(a, v, 0, 3600000000LL, &x) || (o.default_timeout_us = x, 0);
+        else if (strcmp(a, "--pin") == 0) {
+            if (o.n_pins == 64) {
+                fprintf(stderr, "avflow serve: at most 64 --pin\n");
+                return 2;
+            }
+            bad = copy_str(a, v, o.pins[o.n_pins], sizeof o.pins[0]) || (o.n_pins++, 0);
+        } else if (strcmp(a, "--max-body-bytes") == 0)
             bad = parse_int(a, v, 1024, 4LL << 30, &x) || (o.max_body_bytes = (uint64_t)x, 0);
         else {
             fprintf(stderr, "avflow serve: unknown option '%s'\n\n", a);
