@@ -29,6 +29,20 @@ static void conn_free(avf_srv_conn *c) {
     free(c);
 }
 
+/* The reply is built (it owns copies of everything it sends): let go of the
+ * model now, not when the connection completes, so a model whose last
+ * answer is on the wire is already idle for eviction. */
+static void conn_release_model(avf_srv_conn *c) {
+    if (c->req) {
+        avf_srv_request_unref(c->req);
+        c->req = NULL;
+    }
+    if (c->inst) {
+        avf_srv_repo_release(c->s->repo, c->inst);
+        c->inst = NULL;
+    }
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, avf_srv_reply *r) {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
@@ -124,6 +138,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
             avf_srv_app_finished(c, &r);
         else
             avf_srv_handle_finished(c, &r);
+        conn_release_model(c);
         return send_reply(conn, &r);
     }
     if (c->phase == CONN_QUEUED)
@@ -136,6 +151,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                       MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (avf_srv_handle(c, method, url, &r))
         return MHD_YES; /* suspended until its batch has run */
+    conn_release_model(c);
     return send_reply(conn, &r);
 }
 
