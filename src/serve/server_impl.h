@@ -23,6 +23,7 @@ struct avf_server {
     avf_pool *pool;
     avf_srv_repo *repo;
     avf_srv_residency *res;      /* budget, pins, watermark evictions */
+    struct avf_srv_reaper *reaper; /* closes connections epoll missed hanging up */
     struct MHD_Daemon *daemon;
     int port;
     atomic_int draining;

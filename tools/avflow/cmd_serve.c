@@ -2,6 +2,7 @@
  * Runs until SIGINT or SIGTERM, then stops accepting, lets in-flight
  * requests finish and exits. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -142,6 +143,12 @@ int avf_cmd_serve(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Request bodies and outputs of 128 KiB and more are mmap'd and go back to
+     * the system when freed. glibc would otherwise raise this threshold after
+     * the first such free and keep them in per-thread arenas: RSS then climbs
+     * to the peak of concurrent bodies across every arena and stays there. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
     avf_server *s = NULL;
     if (avf_server_create(&o, &s) != AVF_OK) {
