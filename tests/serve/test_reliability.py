@@ -6,7 +6,7 @@ goes over the wire).
 
 Servers and models (temporary repositories; cls is PaddleOCR's direction
 classifier from models/, a real model whose weights are 508,920 bytes):
-  A  tiny (batched), slowq (tiny, 200 ms batch delay, queue of 2, 3 levels),
+  A  tiny (batched), gone (tiny, 50 ms batch delay), slowq (tiny, 200 ms batch delay, queue of 2, 3 levels),
      cls; --max-body-bytes 1 MiB, --default-timeout-us set for `tiny_to`
   B  cls on a run pool capped at 2 MiB (--pool-cap-bytes): a batch of 5
      needs more -> 503, then a batch of 1 still works; the pool's 85 %
@@ -153,7 +153,8 @@ def make_repo(tmp, models_dir):
                       "priority_levels": 3, "timeout_us": long},
             "prio": {"max_batch_size": 0, "queue_capacity": 64, "priority_levels": 3,
                      "timeout_us": long},
-            "tiny_to": {"max_batch_size": 8, "max_queue_delay_us": 200000}}
+            "tiny_to": {"max_batch_size": 8, "max_queue_delay_us": 200000},
+            "gone": {"max_batch_size": 8, "max_queue_delay_us": 50000, "timeout_us": long}}
     for name, cfg in cfgs.items():
         os.makedirs(f"{tmp}/A/{name}/1")
         onnx.save(tiny, f"{tmp}/A/{name}/1/model.onnx")
@@ -288,14 +289,26 @@ def settle(s, base_fds, limit=15.0):
     return False
 
 
+def wait_idle(s, limit=120.0):
+    """Until no request holds a model and the pool has nothing in use."""
+    t0 = time.time()
+    while time.time() - t0 < limit:
+        r = s.json("/api/residency")
+        if r and r["pool"]["in_use_bytes"] == 0 and not any(m["busy"] for m in r["models"]):
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_disconnects(s, n=300):
     good = tiny_body(2)
     # warm-up: every path once, so lazy allocations are done
     for _ in range(20):
         s.request("POST", "/v2/models/tiny/infer", good)
-    time.sleep(0.5)
+        s.request("POST", "/v2/models/gone/infer", tiny_body(8))
+    wait_idle(s)
     base_fds, base_rss = s.fds(), s.rss()
-    big_cls, hdr_cls = cls_request(2)
+    gone_body = tiny_body(8).encode()
 
     def half_body(i):
         sock = socket.create_connection((s.host, s.port), timeout=10)
@@ -306,12 +319,10 @@ def test_disconnects(s, n=300):
 
     def sent_then_gone(i):
         sock = socket.create_connection((s.host, s.port), timeout=10)
-        # cls takes a few ms: the reply is not there yet when we go
-        head = (f"POST /v2/models/cls/infer HTTP/1.1\r\nHost: x\r\n"
-                f"Content-Length: {len(big_cls)}\r\n"
-                f"Inference-Header-Content-Length: {hdr_cls['Inference-Header-Content-Length']}"
-                f"\r\n\r\n").encode()
-        sock.sendall(head + big_cls)
+        # `gone` waits 50 ms to batch: the reply is not there yet when we go
+        head = (f"POST /v2/models/gone/infer HTTP/1.1\r\nHost: x\r\n"
+                f"Content-Length: {len(gone_body)}\r\n\r\n").encode()
+        sock.sendall(head + gone_body)
         sock.close()
 
     def connect_only(i):
@@ -329,7 +340,7 @@ def test_disconnects(s, n=300):
             list(ex.map(fn, range(n)))
         settled = settle(s, base_fds)
         check(settled, f"{n} clients, {what}: fds back to {base_fds} (now {s.fds()})")
-    time.sleep(1.0)  # requests that were running finish
+    check(wait_idle(s), "every request of the gone clients finished")
     r = s.json("/api/residency")
     check(r is not None and r["pool"]["in_use_bytes"] == 0,
           f"pool bytes in use back to 0 ({r and r['pool']['in_use_bytes']})")
@@ -343,7 +354,7 @@ def test_disconnects(s, n=300):
         list(ex.map(half_body, range(n)))
         list(ex.map(sent_then_gone, range(n)))
     settle(s, base_fds)
-    time.sleep(1.0)
+    wait_idle(s)
     grow2 = s.rss() - rss1
     check(grow2 < 4 << 20, f"second round: RSS grew {grow2 / 1e6:.1f} MB (< 4 MiB)")
 
