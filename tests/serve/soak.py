@@ -224,8 +224,13 @@ def main():
         ok &= bool(cond)
     if a.out:
         os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
+        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True).stdout.strip()
+        head = [f"# avflow serve soak, device {a.device}, {os.cpu_count()} CPUs, "
+                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}",
+                "# command: " + " ".join(sys.argv)]
         with open(a.out, "w") as f:
-            f.write("\n".join(lines) + "\n")
+            f.write("\n".join(head + lines) + "\n")
     return 0 if ok else 1
 
 
