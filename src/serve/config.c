@@ -20,7 +20,7 @@ void avf_srv_config_default(avf_srv_model_config *c) {
     c->instance_count = 1;
     c->queue_capacity = 1024;
     c->priority_levels = 1;
-    c->default_priority_level = 1;
+    c->default_priority_level = 0; /* unset: resolved by parse/autofill to the middle lane */
 }
 
 avf_status avf_srv_read_file(const char *path, size_t max, char **out, size_t *len) {
@@ -192,6 +192,8 @@ static int batchable(const avf_model *m) {
 }
 
 avf_status avf_srv_config_autofill(avf_srv_model_config *c, const avf_model *m) {
+    if (c->default_priority_level < 1 || c->default_priority_level > c->priority_levels)
+        c->default_priority_level = (c->priority_levels + 1) / 2;
     int ok = batchable(m);
     if (c->max_batch_size < 0)
         c->max_batch_size = ok ? 8 : 0;

@@ -52,7 +52,7 @@ typedef struct avf_srv_model_config {
     int instance_count;
     int queue_capacity;
     int priority_levels;
-    int default_priority_level;    /* in [1, priority_levels] */
+    int default_priority_level;    /* [1, priority_levels]; 0: unset (autofill: the middle) */
     int64_t timeout_us;            /* 0: none */
     int pinned;
 } avf_srv_model_config;

@@ -87,6 +87,8 @@ static void test_priorities_and_residency_options(void **state) {
     assert_int_equal(parse_cfg("{}", &c), AVF_OK);
     assert_int_equal(c.priority_levels, 1);
     assert_int_equal(c.default_priority_level, 1);
+    avf_srv_config_default(&c); /* without config.json: unset until autofill */
+    assert_int_equal(c.default_priority_level, 0);
     assert_int_equal(parse_cfg("{\"priority_levels\": 4}", &c), AVF_OK);
     assert_int_equal(c.default_priority_level, 2);
     assert_int_equal(parse_cfg("{\"priority_levels\": 5}", &c), AVF_OK);
