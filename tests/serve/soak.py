@@ -151,7 +151,8 @@ def main():
     bodies = {n: cls_request(n, seed=n) for n in (1, 2)}
     with tempfile.TemporaryDirectory(prefix="avflow-soak-") as tmp:
         make_repo(tmp, a.models)
-        s = Server(a.avflow, tmp, "--device", a.device, "--threads", "4",
+        test_reliability.DEVICE = a.device
+        s = Server(a.avflow, tmp, "--threads", "4",
                    "--vram-budget-bytes", str(int(CLS_BYTES * 2.5)))
         rng = random.Random(1)
         # 1. capacity, closed loop
