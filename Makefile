@@ -11,7 +11,7 @@ ifneq ($(wildcard /usr/local/cuda/bin/nvcc),)
 export PATH := /usr/local/cuda/bin:$(PATH)
 endif
 
-.PHONY: all deps build models data run check golden test asan install bundle clean help
+.PHONY: all deps build models data run check golden test asan install bundle clean help soak
 
 all: build
 
@@ -24,6 +24,7 @@ help:
 	@echo "make golden   each real model, avflow CPU against ONNX Runtime (rel 1e-4)"
 	@echo "make test     run the tests of the existing $(BUILD)/"
 	@echo "make bundle   build for sm_90 and pack a bundle for a GPU machine"
+	@echo "make soak     10 min of avflow serve at 2x its capacity (not in check)"
 	@echo "make install  install into PREFIX (default /usr/local)"
 
 deps:
@@ -65,6 +66,14 @@ check: build models data
 golden: build models data
 	.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
 	.venv/bin/python tests/golden/golden.py --avflow $(BUILD)/bin/avflow
+
+# Soak of avflow serve (tests/serve/soak.py): 20 s to measure capacity, then
+# SOAK_S seconds at twice it; the report goes to bench/results/.
+SOAK_S ?= 600
+soak: build models
+	.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+	nice .venv/bin/python tests/serve/soak.py --avflow $(BUILD)/bin/avflow --duration-s $(SOAK_S) \
+	  --out bench/results/soak-cpu-$$(date -u +%Y%m%d)-$$(git rev-parse --short HEAD).txt
 
 install: build
 	cmake --install $(BUILD) --prefix $(or $(PREFIX),/usr/local)

@@ -26,6 +26,13 @@ typedef struct avf_server_options {
     char api_key[256];          /* "": repository control needs no key */
     uint64_t max_body_bytes;    /* larger request bodies get 413 */
     int threads;                /* HTTP threads, [1, 256] */
+    /* Residency and reliability (docs/ARCHITECTURE.md, src/serve): */
+    uint64_t vram_budget_bytes; /* 0: none; loaded models' weights + plan arenas stay under it
+                                   (least recently used idle models are unloaded) */
+    uint64_t pool_cap_bytes;    /* 0: none; cap of the run pool (out of it: 503) */
+    int64_t default_timeout_us; /* deadline of requests whose model sets none; 0: none */
+    int n_pins;                 /* models never evicted (--pin NAME), <= 64 */
+    char pins[64][128];
 } avf_server_options;
 
 typedef struct avf_server avf_server;
@@ -33,7 +40,9 @@ typedef struct avf_server avf_server;
 /* 127.0.0.1:8000, cpu, no key, 64 MiB bodies, 4 HTTP threads, no repository. */
 void avf_server_options_default(avf_server_options *o);
 /* Read a JSON options file over *o: keys model_repository, host, port,
- * device, api_key, max_body_bytes, threads. Unknown keys are an error. */
+ * device, api_key, max_body_bytes, threads, vram_budget_bytes,
+ * pool_cap_bytes, default_timeout_us, pin (array of model names). Unknown
+ * keys are an error. */
 avf_status avf_server_options_load(const char *path, avf_server_options *o);
 
 /* Check the options, open the device and repository, start listening. */

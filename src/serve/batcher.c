@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "avflow/queue.h"
 #include "core/error.h"
+#include "serve/prio_queue.h"
 
 /* A growable host buffer, pinned for the worker's device. */
 typedef struct staging_buf {
@@ -28,7 +28,7 @@ typedef struct worker {
 struct avf_srv_batcher {
     avf_srv_batcher_config cfg;
     char *out_names[AVF_SRV_MAX_IO];
-    avf_queue *queue;
+    avf_srv_prio_queue *queue;
     int n_workers;
     worker workers[AVF_SRV_MAX_INSTANCES];
 };
@@ -248,7 +248,7 @@ static void *worker_main(void *arg) {
     for (;;) {
         avf_srv_request *first = w->carry;
         w->carry = NULL;
-        if (!first && avf_queue_pop(b->queue, (void **)&first, -1) != AVF_OK)
+        if (!first && avf_srv_prio_queue_pop(b->queue, (void **)&first, -1) != AVF_OK)
             break; /* closed and drained */
         if (expired(b, first))
             continue;
@@ -258,12 +258,12 @@ static void *worker_main(void *arg) {
         if (mc->max_batch_size > 0) {
             uint64_t until = avf_srv_now_ns() + (uint64_t)mc->max_queue_delay_us * 1000u;
             while (rows < mc->max_batch_size && n < AVF_SRV_MAX_BATCH) {
-                if (is_preferred(mc, rows) && avf_queue_size(b->queue) == 0)
+                if (is_preferred(mc, rows) && avf_srv_prio_queue_size(b->queue) == 0)
                     break;
                 uint64_t now = avf_srv_now_ns();
                 int64_t wait_us = now < until ? (int64_t)((until - now) / 1000u) : 0;
                 avf_srv_request *r = NULL;
-                if (avf_queue_pop(b->queue, (void **)&r, wait_us) != AVF_OK)
+                if (avf_srv_prio_queue_pop(b->queue, (void **)&r, wait_us) != AVF_OK)
                     break; /* delay over, or closed: run what we have */
                 if (expired(b, r))
                     continue;
@@ -288,6 +288,10 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
     AVF_CHECK_ARG(c->model.max_batch_size >= 0 && c->model.max_batch_size <= AVF_SRV_MAX_BATCH);
     AVF_CHECK_ARG(c->model.instance_count >= 1 && c->model.instance_count <= AVF_SRV_MAX_INSTANCES);
     AVF_CHECK_ARG(c->model.queue_capacity >= 1 && c->model.queue_capacity <= AVF_SRV_MAX_QUEUE);
+    AVF_CHECK_ARG(c->model.priority_levels >= 1 &&
+                  c->model.priority_levels <= AVF_SRV_MAX_PRIORITY_LEVELS);
+    AVF_CHECK_ARG(c->model.default_priority_level >= 1 &&
+                  c->model.default_priority_level <= c->model.priority_levels);
     avf_srv_batcher *b = calloc(1, sizeof *b);
     if (!b)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "batcher: out of memory");
@@ -300,7 +304,8 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
             st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "batcher: out of memory");
     }
     if (st == AVF_OK)
-        st = avf_queue_create((size_t)c->model.queue_capacity, &b->queue);
+        st = avf_srv_prio_queue_create((size_t)c->model.queue_capacity,
+                                       c->model.priority_levels, &b->queue);
     for (int i = 0; st == AVF_OK && i < c->model.instance_count; i++) {
         worker *w = &b->workers[i];
         w->b = b;
@@ -321,24 +326,29 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
 avf_status avf_srv_batcher_submit(avf_srv_batcher *b, avf_srv_request *req) {
     AVF_CHECK_ARG(b && req);
     req->t_enqueue_ns = avf_srv_now_ns();
+    const avf_srv_model_config *mc = &b->cfg.model;
+    int level = req->priority ? req->priority : mc->default_priority_level;
+    if (level < 1 || level > mc->priority_levels)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "priority %d outside [1, %d] (0: the default, %d)",
+                        req->priority, mc->priority_levels, mc->default_priority_level);
     avf_srv_request_ref(req);
-    avf_status st = avf_queue_push(b->queue, req, 0);
+    avf_status st = avf_srv_prio_queue_push(b->queue, req, level - 1);
     if (st != AVF_OK) {
         avf_srv_request_unref(req);
         return st == AVF_ERR_FULL ? AVF_FAIL(AVF_ERR_FULL, "the model's queue is full (%zu "
-                                             "requests)", avf_queue_capacity(b->queue))
+                                             "requests)", avf_srv_prio_queue_capacity(b->queue))
                                   : AVF_FAIL(AVF_ERR_CLOSED, "the model is unloading");
     }
     return AVF_OK;
 }
 
-size_t avf_srv_batcher_queued(avf_srv_batcher *b) { return b ? avf_queue_size(b->queue) : 0; }
+size_t avf_srv_batcher_queued(avf_srv_batcher *b) { return b ? avf_srv_prio_queue_size(b->queue) : 0; }
 
 void avf_srv_batcher_free(avf_srv_batcher *b) {
     if (!b)
         return;
     if (b->queue)
-        avf_queue_close(b->queue);
+        avf_srv_prio_queue_close(b->queue);
     for (int i = 0; i < b->n_workers; i++) {
         worker *w = &b->workers[i];
         if (w->started)
@@ -356,7 +366,7 @@ void avf_srv_batcher_free(avf_srv_batcher *b) {
             avf_stream_free(w->stream);
         }
     }
-    avf_queue_free(b->queue);
+    avf_srv_prio_queue_free(b->queue);
     for (int o = 0; o < AVF_SRV_MAX_IO; o++)
         free(b->out_names[o]);
     free(b);

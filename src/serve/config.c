@@ -20,6 +20,7 @@ void avf_srv_config_default(avf_srv_model_config *c) {
     c->instance_count = 1;
     c->queue_capacity = 1024;
     c->priority_levels = 1;
+    c->default_priority_level = 0; /* unset: resolved by parse/autofill to the middle lane */
 }
 
 avf_status avf_srv_read_file(const char *path, size_t max, char **out, size_t *len) {
@@ -103,7 +104,7 @@ static avf_status model_config_from(json_t *root, avf_srv_model_config *c) {
     static const char *const known[] = {"max_batch_size", "max_queue_delay_us",
                                         "preferred_batch_sizes", "instance_count",
                                         "queue_capacity", "priority_levels", "timeout_us",
-                                        "pinned", NULL};
+                                        "pinned", "default_priority_level", NULL};
     AVF_TRY(check_keys(root, known));
     int64_t v = c->max_batch_size;
     AVF_TRY(get_int(root, "max_batch_size", 0, AVF_SRV_MAX_BATCH, &v));
@@ -118,6 +119,13 @@ static avf_status model_config_from(json_t *root, avf_srv_model_config *c) {
     v = c->priority_levels;
     AVF_TRY(get_int(root, "priority_levels", 1, 16, &v));
     c->priority_levels = (int)v;
+    v = c->default_priority_level;
+    AVF_TRY(get_int(root, "default_priority_level", 0, 16, &v));
+    if (v > c->priority_levels)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "config: \"default_priority_level\" %lld exceeds "
+                        "priority_levels %d", (long long)v, c->priority_levels);
+    /* unset: the middle level, so callers can ask both for sooner and for later */
+    c->default_priority_level = v ? (int)v : (c->priority_levels + 1) / 2;
     AVF_TRY(get_int(root, "timeout_us", 0, INT64_C(3600000000), &c->timeout_us));
     json_t *p = json_object_get(root, "pinned");
     if (p) {
@@ -184,6 +192,8 @@ static int batchable(const avf_model *m) {
 }
 
 avf_status avf_srv_config_autofill(avf_srv_model_config *c, const avf_model *m) {
+    if (c->default_priority_level < 1 || c->default_priority_level > c->priority_levels)
+        c->default_priority_level = (c->priority_levels + 1) / 2;
     int ok = batchable(m);
     if (c->max_batch_size < 0)
         c->max_batch_size = ok ? 8 : 0;
@@ -229,12 +239,17 @@ avf_status avf_srv_options_check(const avf_srv_options *o) {
                         (unsigned long long)o->max_body_bytes);
     if (!o->model_repository[0])
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "no model repository given");
+    if (o->n_pins < 0 || o->n_pins > 64)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "at most 64 pinned models");
+    if (o->default_timeout_us < 0 || o->default_timeout_us > INT64_C(3600000000))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "default_timeout_us outside [0, 3600 s]");
     return AVF_OK;
 }
 
 avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *o) {
     static const char *const known[] = {"model_repository", "host", "port", "device", "api_key",
-                                        "max_body_bytes", "threads", NULL};
+                                        "max_body_bytes", "threads", "vram_budget_bytes",
+                                        "pool_cap_bytes", "default_timeout_us", "pin", NULL};
     json_t *root;
     AVF_TRY(parse_json(text, len, &root));
     avf_srv_options t = *o;
@@ -247,6 +262,30 @@ avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *
     if (st == AVF_OK) st = get_int(root, "port", 0, 65535, &port);
     if (st == AVF_OK) st = get_int(root, "threads", 1, 256, &threads);
     if (st == AVF_OK) st = get_int(root, "max_body_bytes", 1024, INT64_C(4) << 30, &body);
+    int64_t budget = (int64_t)t.vram_budget_bytes, cap = (int64_t)t.pool_cap_bytes;
+    if (st == AVF_OK) st = get_int(root, "vram_budget_bytes", 0, INT64_C(1) << 50, &budget);
+    if (st == AVF_OK) st = get_int(root, "pool_cap_bytes", 0, INT64_C(1) << 50, &cap);
+    if (st == AVF_OK)
+        st = get_int(root, "default_timeout_us", 0, INT64_C(3600000000), &t.default_timeout_us);
+    json_t *pins = json_object_get(root, "pin");
+    if (st == AVF_OK && pins) {
+        if (!json_is_array(pins) || json_array_size(pins) > 64)
+            st = AVF_FAIL(AVF_ERR_INVALID_ARG, "config: \"pin\" must be an array of at most 64 "
+                          "model names");
+        size_t i;
+        json_t *e;
+        t.n_pins = 0;
+        json_array_foreach(pins, i, e) {
+            if (st != AVF_OK)
+                break;
+            if (!json_is_string(e) || json_string_length(e) >= sizeof t.pins[0])
+                st = AVF_FAIL(AVF_ERR_INVALID_ARG, "config: \"pin\" entries are model names");
+            else
+                memcpy(t.pins[t.n_pins++], json_string_value(e), json_string_length(e) + 1);
+        }
+    }
+    t.vram_budget_bytes = (uint64_t)budget;
+    t.pool_cap_bytes = (uint64_t)cap;
     json_decref(root);
     if (st != AVF_OK)
         return st;

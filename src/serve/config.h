@@ -13,7 +13,11 @@
  *                                     of these and nothing more is queued
  *     "instance_count": 2,            workers (each its own device stream); [1, 16]
  *     "queue_capacity": 1024,         requests waiting; more get 429; [1, 65536]
- *     "priority_levels": 1,           parsed and bounded [1, 16]; one queue today
+ *     "priority_levels": 1,           queue lanes [1, 16]; a request's "priority"
+ *                                     parameter picks one (1 the most urgent,
+ *                                     0 or absent: default_priority_level)
+ *     "default_priority_level": 0,    [1, priority_levels]; 0/absent: the middle
+ *                                     level, (priority_levels + 1) / 2
  *     "timeout_us": 0,                default per-request deadline (0: none)
  *     "pinned": false                 never unloaded by memory-pressure eviction
  *   }
@@ -48,6 +52,7 @@ typedef struct avf_srv_model_config {
     int instance_count;
     int queue_capacity;
     int priority_levels;
+    int default_priority_level;    /* [1, priority_levels]; 0: unset (autofill: the middle) */
     int64_t timeout_us;            /* 0: none */
     int pinned;
 } avf_srv_model_config;

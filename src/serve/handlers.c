@@ -312,6 +312,12 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
         reply_buf(out, &b, "text/plain; version=0.0.4");
         return 0;
     }
+    if (n == 2 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "residency") == 0 && get) {
+        avf_srv_buf b = {0};
+        avf_srv_residency_json(c->s->res, &b);
+        reply_buf(out, &b, "application/json");
+        return 0;
+    }
     if (n == 3 && strcmp(seg[0], "api") == 0 && strcmp(seg[1], "performance") == 0 &&
         strcmp(seg[2], "status") == 0 && get) {
         avf_srv_buf b = {0};

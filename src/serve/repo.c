@@ -14,6 +14,7 @@
 
 #include <jansson.h>
 
+#include "avflow/log.h"
 #include "core/error.h"
 #include "serve/request.h"
 
@@ -33,6 +34,7 @@ typedef struct entry {
     instance *inst;          /* READY: the loaded instance (the repo holds a ref) */
     uint64_t last_used_ns;
     char version[24];        /* served version found at the last scan */
+    uint64_t weight_bytes;   /* LOADING (reserved) and READY: the engine's parameter bytes */
     avf_srv_metrics metrics;
 } entry;
 
@@ -42,6 +44,7 @@ struct avf_srv_repo {
     avf_pool *pool;
     pthread_mutex_t mu;
     pthread_cond_t changed;  /* a load finished */
+    avf_srv_repo_policy policy;
     int n;
     entry *entries[AVF_SRV_MAX_MODELS];
 };
@@ -156,6 +159,10 @@ avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
     return AVF_OK;
 }
 
+void avf_srv_repo_set_policy(avf_srv_repo *r, const avf_srv_repo_policy *p) { r->policy = *p; }
+
+avf_pool *avf_srv_repo_pool(avf_srv_repo *r) { return r->pool; }
+
 static void on_exec(void *user, int n, int64_t rows, int exec_batch, uint64_t ns) {
     avf_srv_metrics_exec(user, exec_batch);
 }
@@ -189,6 +196,17 @@ static avf_status load_instance(avf_srv_repo *r, entry *e, const char *version,
         st = avf_model_load(path, NULL, &in->pub.model);
     if (st == AVF_OK)
         st = avf_srv_config_autofill(&in->pub.cfg, in->pub.model);
+    if (st == AVF_OK && !in->pub.cfg.timeout_us)
+        in->pub.cfg.timeout_us = r->policy.default_timeout_us;
+    avf_srv_residency *res = r->policy.residency;
+    if (st == AVF_OK && res) {
+        /* admitted before anything runs, so weights never go up past the budget */
+        avf_model_summary sum;
+        st = avf_model_get_summary(in->pub.model, &sum);
+        if (st == AVF_OK)
+            st = avf_srv_residency_admit(res, e->name, sum.param_bytes);
+        in->pub.cfg.pinned |= avf_srv_residency_pinned(res, e->name);
+    }
     avf_srv_batcher_config bc = {.model = in->pub.cfg, .device = r->dev, .pool = r->pool,
                                  .on_exec = on_exec, .exec_user = &e->metrics};
     if (st == AVF_OK)
@@ -227,11 +245,18 @@ static avf_status ensure_loaded(avf_srv_repo *r, entry *e, int load, int retry_f
     pthread_mutex_lock(&r->mu);
     e->inst = in;
     e->state = st == AVF_OK ? AVF_SRV_READY : AVF_SRV_FAILED;
+    if (st != AVF_OK)
+        e->weight_bytes = 0;
     memcpy(e->reason, reason, sizeof reason);
     pthread_cond_broadcast(&r->changed);
+    if (st != AVF_OK && st == AVF_ERR_OUT_OF_MEMORY) {
+        /* out of room (the budget, the device): not remembered as a broken
+         * model; the next request tries again once something is idle */
+        e->state = AVF_SRV_UNLOADED;
+        return AVF_FAIL(st, "model '%s' cannot be loaded now: %s", e->name, reason);
+    }
     if (st != AVF_OK)
-        return AVF_FAIL(st == AVF_ERR_OUT_OF_MEMORY ? st : AVF_ERR_CLOSED,
-                        "model '%s' failed to load: %s", e->name, reason);
+        return AVF_FAIL(AVF_ERR_CLOSED, "model '%s' failed to load: %s", e->name, reason);
     return AVF_OK;
 }
 
@@ -284,6 +309,7 @@ static instance *detach(entry *e) {
     instance *in = e->inst;
     e->inst = NULL;
     e->state = AVF_SRV_UNLOADED;
+    e->weight_bytes = 0;
     e->reason[0] = '\0';
     return in;
 }
@@ -314,12 +340,57 @@ avf_status avf_srv_repo_evict_lru(avf_srv_repo *r) {
             (!best || e->last_used_ns < best->last_used_ns))
             best = e;
     }
+    char name[128] = "";
+    if (best)
+        memcpy(name, best->name, sizeof name);
     instance *in = best ? detach(best) : NULL;
     pthread_mutex_unlock(&r->mu);
     if (!in)
         return AVF_FAIL(AVF_ERR_NOT_FOUND, "no idle unpinned model to evict");
+    AVF_INFO("serve: evicting model '%s' (least recently used, idle)", name);
     avf_srv_repo_release(r, &in->pub);
     return AVF_OK;
+}
+
+int avf_srv_repo_residents(avf_srv_repo *r, avf_srv_resident *rows, int cap) {
+    int n = 0;
+    pthread_mutex_lock(&r->mu);
+    for (int i = 0; i < r->n && n < cap; i++) {
+        entry *e = r->entries[i];
+        if (e->state != AVF_SRV_READY && !(e->state == AVF_SRV_LOADING && e->weight_bytes))
+            continue;
+        avf_srv_resident *x = &rows[n++];
+        memset(x, 0, sizeof *x);
+        memcpy(x->name, e->name, sizeof x->name);
+        memcpy(x->version, e->inst ? e->inst->pub.version : e->version, sizeof x->version);
+        x->loading = e->state == AVF_SRV_LOADING;
+        x->weight_bytes = e->weight_bytes;
+        x->last_used_ns = e->last_used_ns;
+        if (e->inst) {
+            avf_model_plan_stats ps;
+            if (avf_model_get_plan_stats(e->inst->pub.model, NULL, &ps) == AVF_OK)
+                x->arena_bytes = ps.arena_bytes;
+            x->pinned = e->inst->pub.cfg.pinned;
+            x->busy = e->inst->refs > 1;
+        }
+    }
+    pthread_mutex_unlock(&r->mu);
+    /* least recently used first (insertion sort: a few models) */
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && rows[j].last_used_ns < rows[j - 1].last_used_ns; j--) {
+            avf_srv_resident t = rows[j];
+            rows[j] = rows[j - 1];
+            rows[j - 1] = t;
+        }
+    return n;
+}
+
+void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes) {
+    pthread_mutex_lock(&r->mu);
+    entry *e = find(r, name);
+    if (e && e->state == AVF_SRV_LOADING)
+        e->weight_bytes = bytes;
+    pthread_mutex_unlock(&r->mu);
 }
 
 void avf_srv_repo_free(avf_srv_repo *r) {

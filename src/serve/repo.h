@@ -14,8 +14,9 @@
  * the batcher has drained.
  *
  * Memory pressure: avf_srv_repo_evict_lru() unloads the least recently used
- * idle, unpinned model. It is the hook for a VRAM budget; nothing calls it
- * on its own yet (see docs/ARCHITECTURE.md).
+ * idle, unpinned model; the residency manager (residency.h) calls it to keep
+ * loaded models under the VRAM budget and after pool watermark crossings.
+ * With a residency attached, every load is admitted by it first.
  */
 #ifndef AVF_SERVE_REPO_H
 #define AVF_SERVE_REPO_H
@@ -27,6 +28,7 @@
 #include "serve/buf.h"
 #include "serve/config.h"
 #include "serve/metrics.h"
+#include "serve/residency.h"
 
 #define AVF_SRV_MAX_MODELS 4096
 
@@ -91,6 +93,35 @@ typedef struct avf_srv_repo_row {
     uint64_t queued;
 } avf_srv_repo_row;
 int avf_srv_repo_rows(avf_srv_repo *r, avf_srv_repo_row *rows, int cap);
+/* Server-wide policy, set once before the first request. residency may be
+ * NULL (no budget, no pins); default_timeout_us applies to models whose
+ * config.json sets no timeout_us (0: none). */
+typedef struct avf_srv_repo_policy {
+    avf_srv_residency *residency;
+    int64_t default_timeout_us;
+} avf_srv_repo_policy;
+void avf_srv_repo_set_policy(avf_srv_repo *r, const avf_srv_repo_policy *p);
+
+/* One loaded or loading model, as the residency manager sees it. */
+typedef struct avf_srv_resident {
+    char name[128];
+    char version[24];
+    int loading;                 /* being loaded: its weights are reserved */
+    uint64_t weight_bytes;       /* parameter bytes the engine reported */
+    uint64_t arena_bytes;        /* captured plans' arenas, read now */
+    uint64_t last_used_ns;       /* monotonic */
+    int pinned;
+    int busy;                    /* a request holds it (queued, running, answering) */
+} avf_srv_resident;
+
+/* Snapshot of the resident models, least recently used first; at most cap
+ * rows. Returns the number of rows. */
+int avf_srv_repo_residents(avf_srv_repo *r, avf_srv_resident *rows, int cap);
+/* Under the residency's admission: record `bytes` reserved for `name`,
+ * which is being loaded. */
+void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes);
+/* The pool the repository's models run from. */
+avf_pool *avf_srv_repo_pool(avf_srv_repo *r);
 
 /* 1 when `name` is a valid model name. */
 int avf_srv_model_name_ok(const char *name);

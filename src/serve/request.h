@@ -54,7 +54,7 @@ struct avf_srv_request {
     avf_srv_output_sel sel[AVF_SRV_MAX_IO];
     int binary_default;              /* "binary_data_output" request parameter */
     int64_t timeout_us;              /* 0: the model's default */
-    int priority;                    /* parsed; one queue today */
+    int priority;                    /* 0: the default level; 1 the most urgent */
 
     /* Set by avf_srv_request_check: */
     int64_t batch;                   /* rows along dim 0 (1 when not batching) */

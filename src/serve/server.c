@@ -15,6 +15,7 @@
 #include "avflow/log.h"
 #include "core/error.h"
 #include "serve/config.h"
+#include "serve/conn_reaper.h"
 #include "serve/server_impl.h"
 
 static void conn_free(avf_srv_conn *c) {
@@ -27,6 +28,20 @@ static void conn_free(avf_srv_conn *c) {
     free(c->body);
     pthread_mutex_destroy(&c->mu);
     free(c);
+}
+
+/* The reply is built (it owns copies of everything it sends): let go of the
+ * model now, not when the connection completes, so a model whose last
+ * answer is on the wire is already idle for eviction. */
+static void conn_release_model(avf_srv_conn *c) {
+    if (c->req) {
+        avf_srv_request_unref(c->req);
+        c->req = NULL;
+    }
+    if (c->inst) {
+        avf_srv_repo_release(c->s->repo, c->inst);
+        c->inst = NULL;
+    }
 }
 
 static enum MHD_Result send_reply(struct MHD_Connection *conn, avf_srv_reply *r) {
@@ -88,6 +103,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                      (unsigned long long)s->o.max_body_bytes);
             return reply_now(conn, 413, msg);
         }
+        /* one allocation of the announced size (bounded above): no doubling
+         * reallocs, which leave the allocator's arenas fragmented under load */
+        unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
+        if (want > 0 && want <= s->o.max_body_bytes) {
+            c->body = malloc((size_t)want);
+            c->cap = c->body ? (size_t)want : 0;
+        }
         return MHD_YES;
     }
     if (*upload_size) {
@@ -118,12 +140,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     }
     if (c->replied)
         return MHD_YES; /* the 413 went out before the body */
+    /* the request is whole: from now on a hang-up is seen when we answer */
+    avf_srv_reaper_set_busy(s->reaper, conn, 1);
     avf_srv_reply r;
     if (c->phase == CONN_FINISHED) {
         if (c->job)
             avf_srv_app_finished(c, &r);
         else
             avf_srv_handle_finished(c, &r);
+        conn_release_model(c);
         return send_reply(conn, &r);
     }
     if (c->phase == CONN_QUEUED)
@@ -136,6 +161,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
                                                       MHD_HTTP_HEADER_CONTENT_ENCODING);
     if (avf_srv_handle(c, method, url, &r))
         return MHD_YES; /* suspended until its batch has run */
+    conn_release_model(c);
     return send_reply(conn, &r);
 }
 
@@ -143,6 +169,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **state,
                          enum MHD_RequestTerminationCode code) {
     avf_server *s = cls;
     avf_srv_conn *c = *state;
+    avf_srv_reaper_set_busy(s->reaper, conn, 0); /* waiting for its next request */
     if (!c)
         return;
     *state = NULL;
@@ -199,10 +226,30 @@ avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
     avf_status st = avf_device_parse(o->device, &s->dev);
+    const char *pins[64];
+    for (int i = 0; i < o->n_pins; i++)
+        pins[i] = o->pins[i];
     if (st == AVF_OK)
-        st = avf_pool_create(s->dev, NULL, &s->pool);
+        st = avf_srv_residency_create(o->vram_budget_bytes, pins, o->n_pins, &s->res);
+    if (st == AVF_OK) {
+        /* the 85 % watermark of the run pool evicts idle models (residency.h) */
+        avf_pool_config pc;
+        avf_pool_config_default(&pc);
+        pc.cap_bytes = o->pool_cap_bytes;
+        pc.on_watermark = avf_srv_residency_on_watermark;
+        pc.watermark_user = s->res;
+        st = avf_pool_create(s->dev, &pc, &s->pool);
+    }
     if (st == AVF_OK)
         st = avf_srv_repo_create(o->model_repository, s->dev, s->pool, &s->repo);
+    if (st == AVF_OK) {
+        avf_srv_repo_policy pol = {.residency = s->res,
+                                   .default_timeout_us = o->default_timeout_us};
+        avf_srv_repo_set_policy(s->repo, &pol);
+        st = avf_srv_residency_start(s->res, s->repo, s->pool);
+    }
+    if (st == AVF_OK) /* epoll misses some client hang-ups: conn_reaper.h */
+        st = avf_srv_reaper_create(250, &s->reaper);
     if (st == AVF_OK) {
         unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC |
                          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (ipv6 ? MHD_USE_IPv6 : 0);
@@ -212,7 +259,8 @@ avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
             on_mhd_log, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads, MHD_OPTION_NOTIFY_COMPLETED,
             on_completed, s, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096, MHD_OPTION_END);
+            MHD_OPTION_CONNECTION_LIMIT, (unsigned)AVF_SRV_REAPER_MAX_CONNS,
+            MHD_OPTION_NOTIFY_CONNECTION, avf_srv_reaper_notify, s->reaper, MHD_OPTION_END);
         if (!s->daemon)
             st = AVF_FAIL(AVF_ERR_IO, "cannot listen on %s:%d (in use, or not permitted?)",
                           o->host, o->port);
@@ -223,8 +271,13 @@ avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
         s->port = info ? info->port : o->port;
     }
     if (st != AVF_OK) {
+        if (s->daemon)
+            MHD_stop_daemon(s->daemon);
+        avf_srv_reaper_free(s->reaper);
+        avf_srv_residency_stop(s->res);
         avf_srv_repo_free(s->repo);
         avf_pool_free_all(s->pool);
+        avf_srv_residency_free(s->res);
         pthread_cond_destroy(&s->idle);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -278,9 +331,12 @@ void avf_server_free(avf_server *s) {
         return;
     if (!s->stopped)
         avf_server_shutdown(s, -1);
+    avf_srv_reaper_free(s->reaper); /* the daemon has stopped: no connection left */
     avf_srv_apps_free(s);
+    avf_srv_residency_stop(s->res); /* no eviction thread while the repository goes */
     avf_srv_repo_free(s->repo);
     avf_pool_free_all(s->pool);
+    avf_srv_residency_free(s->res);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);
     free(s);

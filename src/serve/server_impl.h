@@ -15,12 +15,15 @@
 #include "serve/buf.h"
 #include "serve/repo.h"
 #include "serve/request.h"
+#include "serve/residency.h"
 
 struct avf_server {
     avf_server_options o;
     avf_device *dev;
     avf_pool *pool;
     avf_srv_repo *repo;
+    avf_srv_residency *res;      /* budget, pins, watermark evictions */
+    struct avf_srv_reaper *reaper; /* closes connections epoll missed hanging up */
     struct MHD_Daemon *daemon;
     int port;
     atomic_int draining;

@@ -1,6 +1,7 @@
 /* The dynamic batcher with a stand-in network (y = x + 1): concatenation,
  * padding to buckets, splitting, signatures, the queue delay, preferred
- * sizes, queue full, per-request timeouts, unbatched models, draining. */
+ * sizes, queue full, per-request timeouts, unbatched models, draining,
+ * priority lanes. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,10 @@ typedef struct fake {
     int gate_closed;          /* runs wait while set */
     int in_run;
     int drop_batch_dim;       /* output [1, ...] whatever the batch */
+    float order[64];          /* first input value of each run, in run order */
 } fake;
+
+static int g_priority_levels = 1; /* env_start's priority_levels (tests set it) */
 
 static avf_status fake_run(void *user, avf_stream *s, avf_pool *pool, int n_in,
                            const avf_tensor *in, int n_out, avf_tensor *out) {
@@ -30,6 +34,8 @@ static avf_status fake_run(void *user, avf_stream *s, avf_pool *pool, int n_in,
     pthread_cond_broadcast(&f->cv);
     while (f->gate_closed)
         pthread_cond_wait(&f->cv, &f->mu);
+    if (f->runs < 64)
+        f->order[f->runs] = ((const float *)in[0].data)[0];
     f->runs++;
     f->last_rows = in[0].shape[0];
     int64_t n = avf_tensor_numel(&in[0]);
@@ -112,6 +118,8 @@ static void env_start(env *e, int max_batch, int64_t delay_us, int queue, int wo
     c.model.max_queue_delay_us = delay_us;
     c.model.queue_capacity = queue;
     c.model.instance_count = workers;
+    c.model.priority_levels = g_priority_levels;
+    c.model.default_priority_level = (g_priority_levels + 1) / 2;
     c.output_names[0] = "y";
     assert_int_equal(avf_srv_batcher_create(&c, &e->b), AVF_OK);
 }
@@ -283,6 +291,43 @@ static void test_timeout_in_queue(void **state) {
     env_stop(&e);
 }
 
+/* Lower priority values run sooner; 0 is the default (middle) level; FIFO
+ * within a level; out-of-range levels are refused before queueing. */
+static void test_priority_order(void **state) {
+    g_priority_levels = 3;
+    env e;
+    env_start(&e, 0, 0, 16, 1);
+    g_priority_levels = 1;
+    gate(&e, 1);
+    avf_srv_request *hold = make_req(1, 1, 100);
+    assert_int_equal(avf_srv_batcher_submit(e.b, hold), AVF_OK);
+    wait_in_run(&e);
+    /* value = expected position in the run order after `hold` */
+    int prio[6] = {3, 0, 1, 3, 2, 1};
+    float want[6] = {5, 3, 1, 6, 4, 2};
+    avf_srv_request *r[6];
+    for (int i = 0; i < 6; i++) {
+        r[i] = make_req(1, 1, want[i]);
+        r[i]->priority = prio[i];
+        assert_int_equal(avf_srv_batcher_submit(e.b, r[i]), AVF_OK);
+    }
+    avf_srv_request *bad = make_req(1, 1, 0);
+    bad->priority = 4;
+    assert_int_equal(avf_srv_batcher_submit(e.b, bad), AVF_ERR_INVALID_ARG);
+    assert_int_equal(atomic_load(&bad->refs), 1);
+    gate(&e, 0);
+    wait_done(7);
+    assert_int_equal(e.f.runs, 7);
+    assert_true(e.f.order[0] == 100.0f);
+    for (int k = 1; k <= 6; k++)
+        assert_true(e.f.order[k] == (float)k);
+    for (int i = 0; i < 6; i++)
+        avf_srv_request_unref(r[i]);
+    avf_srv_request_unref(hold);
+    avf_srv_request_unref(bad);
+    env_stop(&e);
+}
+
 static void test_unbatched_runs_alone(void **state) {
     env e;
     env_start(&e, 0, 1000000, 8, 2);
@@ -340,6 +385,7 @@ int main(void) {
         cmocka_unit_test(test_full_batch_goes_at_once),
         cmocka_unit_test(test_queue_full),
         cmocka_unit_test(test_timeout_in_queue),
+        cmocka_unit_test(test_priority_order),
         cmocka_unit_test(test_unbatched_runs_alone),
         cmocka_unit_test(test_output_without_batch_dim),
         cmocka_unit_test(test_free_drains),

@@ -80,6 +80,42 @@ static void test_model_config_bad(void **state) {
     assert_int_equal(avf_srv_config_load("/nonexistent/config.json", &c), AVF_ERR_NOT_FOUND);
 }
 
+/* Priority lanes: the default level is the middle one unless set, and must
+ * lie within priority_levels. Residency options parse and are bounded. */
+static void test_priorities_and_residency_options(void **state) {
+    avf_srv_model_config c;
+    assert_int_equal(parse_cfg("{}", &c), AVF_OK);
+    assert_int_equal(c.priority_levels, 1);
+    assert_int_equal(c.default_priority_level, 1);
+    avf_srv_config_default(&c); /* without config.json: unset until autofill */
+    assert_int_equal(c.default_priority_level, 0);
+    assert_int_equal(parse_cfg("{\"priority_levels\": 4}", &c), AVF_OK);
+    assert_int_equal(c.default_priority_level, 2);
+    assert_int_equal(parse_cfg("{\"priority_levels\": 5}", &c), AVF_OK);
+    assert_int_equal(c.default_priority_level, 3);
+    assert_int_equal(parse_cfg("{\"priority_levels\": 4, \"default_priority_level\": 4}", &c),
+                     AVF_OK);
+    assert_int_equal(c.default_priority_level, 4);
+    assert_int_equal(parse_cfg("{\"priority_levels\": 2, \"default_priority_level\": 3}", &c),
+                     AVF_ERR_INVALID_ARG);
+    avf_srv_options o;
+    avf_server_options_default(&o);
+    const char *t = "{\"model_repository\": \"/m\", \"vram_budget_bytes\": 1000000, "
+                    "\"pool_cap_bytes\": 2097152, \"default_timeout_us\": 5000, "
+                    "\"pin\": [\"a\", \"b.c\"]}";
+    assert_int_equal(avf_srv_options_parse(t, strlen(t), &o), AVF_OK);
+    assert_int_equal(o.vram_budget_bytes, 1000000);
+    assert_int_equal(o.pool_cap_bytes, 2097152);
+    assert_int_equal(o.default_timeout_us, 5000);
+    assert_int_equal(o.n_pins, 2);
+    assert_string_equal(o.pins[1], "b.c");
+    assert_int_equal(avf_srv_options_check(&o), AVF_OK);
+    const char *bad[] = {"{\"pin\": \"a\"}", "{\"pin\": [1]}", "{\"vram_budget_bytes\": -1}",
+                         "{\"default_timeout_us\": 4000000000}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(avf_srv_options_parse(bad[i], strlen(bad[i]), &o), AVF_ERR_INVALID_ARG);
+}
+
 static void test_server_options(void **state) {
     avf_srv_options o;
     avf_server_options_default(&o);
@@ -161,6 +197,7 @@ int main(void) {
         cmocka_unit_test(test_model_config),
         cmocka_unit_test(test_model_config_bad),
         cmocka_unit_test(test_server_options),
+        cmocka_unit_test(test_priorities_and_residency_options),
         cmocka_unit_test(test_http_mapping),
         cmocka_unit_test(test_metrics_render),
     };

@@ -2,6 +2,7 @@
  * Runs until SIGINT or SIGTERM, then stops accepting, lets in-flight
  * requests finish and exits. */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,9 +29,15 @@ static void usage(FILE *out) {
             "                          'Authorization: Bearer KEY'\n"
             "  --config FILE           JSON options file (keys as the flags, with '_':\n"
             "                          model_repository, host, port, device, api_key,\n"
-            "                          max_body_bytes, threads); flags override it\n"
+            "                          max_body_bytes, threads, vram_budget_bytes, pin,\n"
+            "                          pool_cap_bytes, default_timeout_us); flags override it\n"
             "  --max-body-bytes N      larger request bodies get 413 (default 64 MiB)\n"
-            "  --threads N             HTTP threads (default 4)\n");
+            "  --threads N             HTTP threads (default 4)\n"
+            "  --vram-budget-bytes N   keep loaded models' weights + plan arenas under N;\n"
+            "                          the least recently used idle model is unloaded\n"
+            "  --pin NAME              never evict NAME (repeatable)\n"
+            "  --pool-cap-bytes N      cap the run memory pool (beyond: 503)\n"
+            "  --default-timeout-us N  deadline of requests whose model sets none\n");
     avf_serve_apps_usage(out);
     fprintf(out,
             "  -h, --help              show this help\n\n"
@@ -107,7 +114,19 @@ int avf_cmd_serve(int argc, char **argv) {
             bad = parse_int(a, v, 0, 65535, &x) || (o.port = (int)x, 0);
         else if (strcmp(a, "--threads") == 0)
             bad = parse_int(a, v, 1, 256, &x) || (o.threads = (int)x, 0);
-        else if (strcmp(a, "--max-body-bytes") == 0)
+        else if (strcmp(a, "--vram-budget-bytes") == 0)
+            bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.vram_budget_bytes = (uint64_t)x, 0);
+        else if (strcmp(a, "--pool-cap-bytes") == 0)
+            bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.pool_cap_bytes = (uint64_t)x, 0);
+        else if (strcmp(a, "--default-timeout-us") == 0)
+            bad = parse_int(a, v, 0, 3600000000LL, &x) || (o.default_timeout_us = x, 0);
+        else if (strcmp(a, "--pin") == 0) {
+            if (o.n_pins == 64) {
+                fprintf(stderr, "avflow serve: at most 64 --pin\n");
+                return 2;
+            }
+            bad = copy_str(a, v, o.pins[o.n_pins], sizeof o.pins[0]) || (o.n_pins++, 0);
+        } else if (strcmp(a, "--max-body-bytes") == 0)
             bad = parse_int(a, v, 1024, 4LL << 30, &x) || (o.max_body_bytes = (uint64_t)x, 0);
         else {
             fprintf(stderr, "avflow serve: unknown option '%s'\n\n", a);
@@ -131,6 +150,12 @@ int avf_cmd_serve(int argc, char **argv) {
     sigaddset(&stop, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &stop, NULL);
     signal(SIGPIPE, SIG_IGN);
+
+    /* Request bodies and outputs of 128 KiB and more are mmap'd and go back to
+     * the system when freed. glibc would otherwise raise this threshold after
+     * the first such free and keep them in per-thread arenas: RSS then climbs
+     * to the peak of concurrent bodies across every arena and stays there. */
+    mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
     avf_server *s = NULL;
     if (avf_server_create(&o, &s) != AVF_OK) {
