@@ -16,6 +16,7 @@
 
 #include "avflow/log.h"
 #include "core/error.h"
+#include "serve/obs.h"
 #include "serve/request.h"
 
 /* Room for the repository path plus a model name, a version and a file name. */
@@ -348,6 +349,7 @@ avf_status avf_srv_repo_evict_lru(avf_srv_repo *r) {
     if (!in)
         return AVF_FAIL(AVF_ERR_NOT_FOUND, "no idle unpinned model to evict");
     AVF_INFO("serve: evicting model '%s' (least recently used, idle)", name);
+    avf_srv_obs_model_evicted(name); /* /metrics: avflow models evicted */
     avf_srv_repo_release(r, &in->pub);
     return AVF_OK;
 }
