@@ -91,6 +91,8 @@ if ls "$build"/src/apps/libavflow_apps.so* >/dev/null 2>&1; then
   cp -a "$build"/src/apps/libavflow_apps.so* "$out/lib/"
   find "$build/tests/apps" -maxdepth 1 -type f -perm -u+x -name 'test_*' -exec cp -a {} "$out/tests/" \; 2>/dev/null || true
 fi
+# The fake NVML of test_serve_obs (gpu-check.sh points AVF_FAKE_NVML_PATH at it).
+[ -f "$build/tests/libavf_fake_nvml.so" ] && cp -a "$build/tests/libavf_fake_nvml.so" "$out/lib/"
 # The conformance runner with the official node tests it passes on the CPU
 # (the GPU machine has no libonnx-testdata), and the real models.
 if [ -x "$build/tests/run_node_tests" ]; then

@@ -43,7 +43,12 @@ for t in "$b"/tests/test_*; do
     notrun+=("$name"); echo "$name: NOT RUN (missing: $(ldd "$t" | grep 'not found' | awk '{print $1}' | tr '\n' ' '))"
     continue
   fi
-  if ASAN_OPTIONS=allocator_may_return_null=1 "$t" >"$logs/$name.log" 2>&1; then
+  args=()
+  case "$name" in # tests that take their inputs as arguments
+    test_ocr_app) args=("$b/models" "$b/ocr") ;;
+  esac
+  if ASAN_OPTIONS=allocator_may_return_null=1 AVF_FAKE_NVML_PATH="$b/lib/libavf_fake_nvml.so" \
+     "$t" "${args[@]}" >"$logs/$name.log" 2>&1; then
     pass=$((pass + 1))
   else
     fail=$((fail + 1)); failed+=("$name")
