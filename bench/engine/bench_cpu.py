@@ -127,8 +127,10 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def git_commit():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+def git_commit(path):
+    """The commit of the tree that holds `path` (bench_engine's build dir lies
+    in its source tree), with +dirty for uncommitted tracked changes."""
+    root = os.path.dirname(os.path.abspath(path))
     try:
         c = subprocess.run(["git", "-C", root, "rev-parse", "--short", "HEAD"],
                            capture_output=True, text=True, check=True).stdout.strip()
@@ -163,7 +165,7 @@ def main():
         f"cpu: {cpu_model()} ({os.cpu_count()} logical CPUs), load avg at start "
         f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
         f"date: {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M UTC}, "
-        f"commit {git_commit()}, nice {a.nice}",
+        f"commit {git_commit(a.bench_engine)} (bench_engine's tree), niceness {os.nice(0)}",
         f"command: {' '.join(sys.argv)}",
         f"{a.rounds} interleaved rounds x ({a.warmup} warm-up + {a.reps} timed runs); "
         "ms = median of round medians, min = fastest run,",
