@@ -1,4 +1,6 @@
 /* CPU Conv (im2col + sgemm) and ConvTranspose (sgemm + col2im).
+ * Planar (1-D/2-D) depthwise convolutions and the planar im2col take the
+ * fast paths of conv_direct.c.
  *
  * Everything is computed in f32 on 3 spatial dims (the geometry pads 1-D and
  * 2-D convolutions with unit dims). The column matrix is built for a tile of
@@ -84,6 +86,11 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
         tile = 1;
     if (tile > ovol)
         tile = ovol;
+    int planar = avf_cpu_conv_is_planar(g);
+    if (planar && cg == 1) { /* depthwise: a direct convolution, bias included */
+        avf_cpu_conv_depthwise_f32(g, x, w, b, y);
+        return AVF_OK;
+    }
     AVF_TRY(check_blas_dims("Conv", mg, kdim, ovol));
     float *col = NULL;
     if (!pointwise)
@@ -101,7 +108,10 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
             }
             for (int64_t j0 = 0; j0 < ovol; j0 += tile) {
                 int64_t nj = ovol - j0 < tile ? ovol - j0 : tile;
-                im2col(g, xg, cg, j0, nj, col);
+                if (planar)
+                    avf_cpu_im2col_planar(g, xg, cg, j0, nj, col);
+                else
+                    im2col(g, xg, cg, j0, nj, col);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nj, (int)kdim,
                             1.0f, wg, (int)kdim, col, (int)nj, 0.0f, yg + j0, (int)ovol);
             }
