@@ -87,7 +87,10 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
     if (tile > ovol)
         tile = ovol;
     int planar = avf_cpu_conv_is_planar(g);
-    if (planar && cg == 1) { /* depthwise: a direct convolution, bias included */
+    /* depthwise: a direct convolution, bias included. A single-channel input
+     * with many filters (group 1, e.g. Silero's STFT as a strided Conv) stays
+     * a GEMM: there the filters' rows are the arithmetic. */
+    if (planar && cg == 1 && g->group > 1) {
         avf_cpu_conv_depthwise_f32(g, x, w, b, y);
         return AVF_OK;
     }
@@ -164,6 +167,7 @@ static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, co
     if (tile > ivol)
         tile = ivol;
     AVF_TRY(check_blas_dims("ConvTranspose", rows, cg, ivol));
+    int planar = avf_cpu_conv_is_planar(g);
     float *col = NULL;
     AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)(rows * tile) * sizeof(float), ctx->stream,
                            (void **)&col));
@@ -177,7 +181,10 @@ static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, co
                 int64_t nj = ivol - j0 < tile ? ivol - j0 : tile;
                 cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)nj, (int)cg,
                             1.0f, wg, (int)rows, xg + j0, (int)ivol, 0.0f, col, (int)nj);
-                col2im(g, col, mg, j0, nj, yg);
+                if (planar)
+                    avf_cpu_col2im_planar(g, col, mg, j0, nj, yg);
+                else
+                    col2im(g, col, mg, j0, nj, yg);
             }
         }
     avf_pool_free(ctx->pool, col, ctx->stream);

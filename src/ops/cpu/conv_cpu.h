@@ -26,6 +26,10 @@ void avf_cpu_conv_depthwise_f32(const avf_conv_geom *g, const float *x, const fl
                                 const float *b, float *y);
 void avf_cpu_im2col_planar(const avf_conv_geom *g, const float *x, int64_t cg, int64_t j0,
                            int64_t nj, float *col);
+/* ConvTranspose (in: X's spatial size, out: Y's): add the column rows
+ * (c, kh, kw) of mg channels for input positions [j0, j0 + nj) into y. */
+void avf_cpu_col2im_planar(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0,
+                           int64_t nj, float *y);
 
 /* dtype staging (cpu/conv_util.c): the kernels compute in f32.
  * f32_view: t's values as f32 (t's own data when f32, else converted into

@@ -9,6 +9,8 @@
  *   im2col     the column matrix built row segment by row segment: the
  *              in-bounds part of each segment is a copy (memcpy at stride 1),
  *              the pads are zero fills, with no bounds test per element.
+ *   col2im     (ConvTranspose) the same walk, adding each in-bounds segment
+ *              of a column row into its output row.
  *
  * Both hot loops are compiled twice (baseline and AVX2 + FMA, simd.h) and
  * chosen at run time. Summation order (taps in row-major kernel order, bias
@@ -172,4 +174,70 @@ void avf_cpu_im2col_planar(const avf_conv_geom *g, const float *x, int64_t cg, i
     }
 #endif
     im2col_base(g, x, cg, j0, nj, col);
+}
+
+/* ---------------------------------------------------------------- col2im */
+
+/* For ConvTranspose: `in` is X's spatial size (the columns' positions) and
+ * `out` Y's; input position i of tap k lands on output i * s - pad_b + k * d. */
+AVF_CPU_INLINE void col2im_body(const avf_conv_geom *g, const float *restrict col, int64_t mg,
+                                int64_t j0, int64_t nj, float *restrict y) {
+    const int64_t ih_n = g->in[1], iw_n = g->in[2], kh_n = g->k[1], kw_n = g->k[2];
+    const int64_t oh_n = g->out[1], ow_n = g->out[2];
+    const int64_t sh = g->stride[1], sw = g->stride[2], dh = g->dil[1], dw = g->dil[2];
+    const int64_t ph = g->pad_b[1], pw = g->pad_b[2];
+    (void)ih_n;
+    for (int64_t c = 0; c < mg; c++) {
+        float *restrict yc = y + c * oh_n * ow_n;
+        for (int64_t kh = 0; kh < kh_n; kh++)
+            for (int64_t kw = 0; kw < kw_n; kw++) {
+                const float *restrict row = col + ((c * kh_n + kh) * kw_n + kw) * nj;
+                const int64_t off = kw * dw - pw;
+                /* input columns iw in [vlo, vhi) land inside the output row */
+                int64_t vlo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                int64_t vhi = ow_n - 1 - off < 0 ? 0 : (ow_n - 1 - off) / sw + 1;
+                if (vhi > iw_n)
+                    vhi = iw_n;
+                for (int64_t j = j0; j < j0 + nj;) {
+                    int64_t ih = j / iw_n, iw0 = j % iw_n;
+                    int64_t iw1 = iw_n < iw0 + (j0 + nj - j) ? iw_n : iw0 + (j0 + nj - j);
+                    int64_t oh = ih * sh - ph + kh * dh;
+                    int64_t lo = vlo > iw0 ? vlo : iw0, hi = vhi < iw1 ? vhi : iw1;
+                    if (oh >= 0 && oh < oh_n && lo < hi) {
+                        const float *restrict src = row + (j - j0) + (lo - iw0);
+                        float *restrict dst = yc + oh * ow_n + lo * sw + off;
+                        if (sw == 1)
+                            for (int64_t t = 0; t < hi - lo; t++)
+                                dst[t] += src[t];
+                        else
+                            for (int64_t t = 0; t < hi - lo; t++)
+                                dst[t * sw] += src[t];
+                    }
+                    j += iw1 - iw0;
+                }
+            }
+    }
+}
+
+static void col2im_base(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0,
+                        int64_t nj, float *y) {
+    col2im_body(g, col, mg, j0, nj, y);
+}
+
+#if AVF_CPU_X86
+AVF_CPU_TARGET_AVX2 static void col2im_avx2(const avf_conv_geom *g, const float *col, int64_t mg,
+                                            int64_t j0, int64_t nj, float *y) {
+    col2im_body(g, col, mg, j0, nj, y);
+}
+#endif
+
+void avf_cpu_col2im_planar(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0,
+                           int64_t nj, float *y) {
+#if AVF_CPU_X86
+    if (avf_cpu_has_avx2()) {
+        col2im_avx2(g, col, mg, j0, nj, y);
+        return;
+    }
+#endif
+    col2im_base(g, col, mg, j0, nj, y);
 }

@@ -25,6 +25,34 @@ static void softmax_f32_line(const float *x, float *y, int64_t n, int64_t inner,
     }
 }
 
+/* A contiguous line (inner == 1, the usual last-axis softmax): each exp is
+ * computed once, in f32 (expf, within an ulp or two), stored into y and
+ * summed in double, then scaled; the max and NaN propagation are the strided
+ * version's. The log form never needs the exps stored. */
+static void softmax_f32_contig(const float *x, float *y, int64_t n, int is_log) {
+    float mx = -INFINITY;
+    for (int64_t k = 0; k < n; k++)
+        if (x[k] > mx || isnan(x[k]))
+            mx = x[k];
+    double sum = 0.0;
+    if (is_log) {
+        for (int64_t k = 0; k < n; k++)
+            sum += expf(x[k] - mx);
+        double ls = (double)mx + log(sum);
+        for (int64_t k = 0; k < n; k++)
+            y[k] = (float)((double)x[k] - ls);
+        return;
+    }
+    for (int64_t k = 0; k < n; k++) {
+        float e = expf(x[k] - mx);
+        y[k] = e;
+        sum += e;
+    }
+    float inv = (float)(1.0 / sum);
+    for (int64_t k = 0; k < n; k++)
+        y[k] *= inv;
+}
+
 static void softmax_gen_line(const void *x, void *y, avf_dtype dt, int64_t base, int64_t n,
                              int64_t inner, int is_log) {
     double mx = -INFINITY;
@@ -49,7 +77,10 @@ avf_status avf_cpu_softmax(avf_op_ctx *ctx, int64_t outer, int64_t n, int64_t in
     for (int64_t o = 0; o < outer; o++)
         for (int64_t i = 0; i < inner; i++) {
             int64_t base = o * n * inner + i;
-            if (x->dtype == AVF_DTYPE_F32)
+            if (x->dtype == AVF_DTYPE_F32 && inner == 1)
+                softmax_f32_contig((const float *)x->data + base, (float *)y->data + base, n,
+                                   is_log);
+            else if (x->dtype == AVF_DTYPE_F32)
                 softmax_f32_line((const float *)x->data + base, (float *)y->data + base, n, inner,
                                  is_log);
             else
