@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/cpu/blas.h"
 #include "ops/cpu/conv_cpu.h"
+#include "ops/cpu/parallel.h"
 
 #define AVF_CPU_COL_FLOATS (((int64_t)1) << 22) /* 16 MiB of column scratch */
 
@@ -75,17 +77,36 @@ static void add_bias(const avf_conv_geom *g, const float *b, float *y) {
         }
 }
 
+/* One group's im2col + GEMM over output positions [lo, hi) in tiles, with
+ * the column scratch of the running thread's slot. */
+typedef struct conv_job {
+    const avf_conv_geom *g;
+    const float *xg, *wg;
+    float *yg, *col;
+    int64_t cg, mg, kdim, ovol, tile;
+    int planar;
+} conv_job;
+
+static void conv_part(void *v, int64_t lo, int64_t hi, int slot) {
+    const conv_job *j = (const conv_job *)v;
+    float *col = j->col + (int64_t)slot * j->kdim * j->tile;
+    for (int64_t j0 = lo; j0 < hi; j0 += j->tile) {
+        int64_t nj = hi - j0 < j->tile ? hi - j0 : j->tile;
+        if (j->planar)
+            avf_cpu_im2col_planar(j->g, j->xg, j->cg, j0, nj, col);
+        else
+            im2col(j->g, j->xg, j->cg, j0, nj, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)j->mg, (int)nj, (int)j->kdim,
+                    1.0f, j->wg, (int)j->kdim, col, (int)nj, 0.0f, j->yg + j0, (int)j->ovol);
+    }
+}
+
 static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float *x,
                            const float *w, const float *b, float *y) {
     int64_t cg = g->c_in / g->group, mg = g->c_out / g->group;
     int64_t ivol = vol3(g->in), ovol = vol3(g->out), kvol = vol3(g->k);
     int64_t kdim = cg * kvol;
     int pointwise = is_pointwise(g);
-    int64_t tile = pointwise ? ovol : AVF_CPU_COL_FLOATS / kdim;
-    if (tile < 1)
-        tile = 1;
-    if (tile > ovol)
-        tile = ovol;
     int planar = avf_cpu_conv_is_planar(g);
     /* depthwise: a direct convolution, bias included. A single-channel input
      * with many filters (group 1, e.g. Silero's STFT as a strided Conv) stays
@@ -95,29 +116,32 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
         return AVF_OK;
     }
     AVF_TRY(check_blas_dims("Conv", mg, kdim, ovol));
+    /* im2col: the threads take chunks of the output positions (at least 32
+     * of them), each thread with its own column tile; all tiles together
+     * stay within AVF_CPU_COL_FLOATS (plus one column per thread) */
+    int64_t slots = avf_cpu_threads();
+    int64_t tile = AVF_CPU_COL_FLOATS / (kdim * slots);
+    int64_t per = (ovol + slots - 1) / slots;
+    if (tile > per)
+        tile = per;
+    if (tile < 1)
+        tile = 1;
     float *col = NULL;
     if (!pointwise)
-        AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)(kdim * tile) * sizeof(float), ctx->stream,
-                               (void **)&col));
+        AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)(slots * kdim * tile) * sizeof(float),
+                               ctx->stream, (void **)&col));
     for (int64_t n = 0; n < g->n; n++)
         for (int64_t gi = 0; gi < g->group; gi++) {
             const float *xg = x + (n * g->c_in + gi * cg) * ivol;
             const float *wg = w + gi * mg * kdim;
             float *yg = y + (n * g->c_out + gi * mg) * ovol;
             if (pointwise) {
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)ovol,
-                            (int)kdim, 1.0f, wg, (int)kdim, xg, (int)ovol, 0.0f, yg, (int)ovol);
+                avf_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)mg, (int)ovol, (int)kdim, 1.0f, wg,
+                              (int)kdim, xg, (int)ovol, 0.0f, yg, (int)ovol);
                 continue;
             }
-            for (int64_t j0 = 0; j0 < ovol; j0 += tile) {
-                int64_t nj = ovol - j0 < tile ? ovol - j0 : tile;
-                if (planar)
-                    avf_cpu_im2col_planar(g, xg, cg, j0, nj, col);
-                else
-                    im2col(g, xg, cg, j0, nj, col);
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)mg, (int)nj, (int)kdim,
-                            1.0f, wg, (int)kdim, col, (int)nj, 0.0f, yg + j0, (int)ovol);
-            }
+            conv_job j = {g, xg, wg, yg, col, cg, mg, kdim, ovol, tile, planar};
+            avf_cpu_parallel_for(ovol, 32, conv_part, &j);
         }
     if (col)
         avf_pool_free(ctx->pool, col, ctx->stream);
@@ -156,6 +180,27 @@ static void col2im(const avf_conv_geom *g, const float *col, int64_t mg, int64_t
     }
 }
 
+/* col2im of output channels [lo, hi): their column rows and output planes
+ * are disjoint from other channels', so chunks run on different threads. */
+typedef struct col2im_job {
+    const avf_conv_geom *g;
+    const float *col;
+    float *yg;
+    int64_t kvol, ovol, j0, nj;
+    int planar;
+} col2im_job;
+
+static void col2im_part(void *v, int64_t lo, int64_t hi, int slot) {
+    (void)slot;
+    const col2im_job *j = (const col2im_job *)v;
+    const float *col = j->col + lo * j->kvol * j->nj;
+    float *y = j->yg + lo * j->ovol;
+    if (j->planar)
+        avf_cpu_col2im_planar(j->g, col, hi - lo, j->j0, j->nj, y);
+    else
+        col2im(j->g, col, hi - lo, j->j0, j->nj, y);
+}
+
 static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float *x,
                                      const float *w, const float *b, float *y) {
     int64_t cg = g->c_in / g->group, mg = g->c_out / g->group;
@@ -179,12 +224,10 @@ static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, co
             float *yg = y + (n * g->c_out + gi * mg) * ovol;
             for (int64_t j0 = 0; j0 < ivol; j0 += tile) {
                 int64_t nj = ivol - j0 < tile ? ivol - j0 : tile;
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)rows, (int)nj, (int)cg,
-                            1.0f, wg, (int)rows, xg + j0, (int)ivol, 0.0f, col, (int)nj);
-                if (planar)
-                    avf_cpu_col2im_planar(g, col, mg, j0, nj, yg);
-                else
-                    col2im(g, col, mg, j0, nj, yg);
+                avf_cpu_sgemm(CblasTrans, CblasNoTrans, (int)rows, (int)nj, (int)cg, 1.0f, wg,
+                              (int)rows, xg + j0, (int)ivol, 0.0f, col, (int)nj);
+                col2im_job cj = {g, col, yg, kvol, ovol, j0, nj, planar};
+                avf_cpu_parallel_for(mg, 1, col2im_part, &cj); /* channels are disjoint */
             }
         }
     avf_pool_free(ctx->pool, col, ctx->stream);

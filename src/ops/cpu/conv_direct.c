@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "ops/cpu/conv_cpu.h"
+#include "ops/cpu/parallel.h"
 #include "ops/cpu/simd.h"
 
 int avf_cpu_conv_is_planar(const avf_conv_geom *g) {
@@ -91,20 +92,40 @@ AVF_CPU_TARGET_AVX2 static void dw_plane_avx2(const avf_conv_geom *g, const floa
 }
 #endif
 
-void avf_cpu_conv_depthwise_f32(const avf_conv_geom *g, const float *x, const float *w,
-                                const float *b, float *y) {
-    void (*plane)(const avf_conv_geom *, const float *, const float *, float, float *) =
-        dw_plane_base;
-#if AVF_CPU_X86
-    if (avf_cpu_has_avx2())
-        plane = dw_plane_avx2;
-#endif
+typedef void (*dw_plane_fn)(const avf_conv_geom *, const float *, const float *, float, float *);
+
+typedef struct dw_job {
+    const avf_conv_geom *g;
+    const float *x, *w, *b;
+    float *y;
+    dw_plane_fn plane;
+} dw_job;
+
+/* planes [lo, hi) of the n * c_out output planes */
+static void dw_part(void *v, int64_t lo, int64_t hi, int slot) {
+    (void)slot;
+    const dw_job *j = (const dw_job *)v;
+    const avf_conv_geom *g = j->g;
     const int64_t ivol = g->in[1] * g->in[2], ovol = g->out[1] * g->out[2];
     const int64_t kvol = g->k[1] * g->k[2], mult = g->c_out / g->group;
-    for (int64_t n = 0; n < g->n; n++)
-        for (int64_t oc = 0; oc < g->c_out; oc++)
-            plane(g, x + (n * g->c_in + oc / mult) * ivol, w + oc * kvol, b ? b[oc] : 0.0f,
-                  y + (n * g->c_out + oc) * ovol);
+    for (int64_t p = lo; p < hi; p++) {
+        int64_t n = p / g->c_out, oc = p % g->c_out;
+        j->plane(g, j->x + (n * g->c_in + oc / mult) * ivol, j->w + oc * kvol,
+                 j->b ? j->b[oc] : 0.0f, j->y + p * ovol);
+    }
+}
+
+void avf_cpu_conv_depthwise_f32(const avf_conv_geom *g, const float *x, const float *w,
+                                const float *b, float *y) {
+    dw_job j = {g, x, w, b, y, dw_plane_base};
+#if AVF_CPU_X86
+    if (avf_cpu_has_avx2())
+        j.plane = dw_plane_avx2;
+#endif
+    /* a chunk: at least ~32k multiply-adds */
+    int64_t per_plane = g->out[1] * g->out[2] * g->k[1] * g->k[2];
+    int64_t grain = (1 << 15) / (per_plane > 0 ? per_plane : 1);
+    avf_cpu_parallel_for(g->n * g->c_out, grain, dw_part, &j);
 }
 
 /* ---------------------------------------------------------------- im2col */

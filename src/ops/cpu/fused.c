@@ -12,6 +12,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "ops/cpu/parallel.h"
 #include "ops/cpu/simd.h"
 
 /* In place (x == y) or on disjoint spans: the two loops tell the compiler
@@ -54,6 +55,9 @@ AVF_CPU_INLINE void spans_body(const avf_epilogue_params *p, const float *x, con
     }
 }
 
+typedef void (*spans_fn)(const avf_epilogue_params *, const float *, const float *, int64_t,
+                         int64_t, int64_t, float *);
+
 static void spans_base(const avf_epilogue_params *p, const float *x, const float *b,
                        int64_t channels, int64_t inner, int64_t n, float *y) {
     spans_body(p, x, b, channels, inner, n, y);
@@ -67,6 +71,33 @@ AVF_CPU_TARGET_AVX2 static void spans_avx2(const avf_epilogue_params *p, const f
 }
 #endif
 
+/* Threads split the spans (with a bias) or the elements (without). */
+typedef struct epi_job {
+    const avf_epilogue_params *p;
+    const float *x, *b;
+    float *y;
+    int64_t channels, inner;
+    spans_fn run;
+} epi_job;
+
+static void epi_part(void *v, int64_t lo, int64_t hi, int slot) {
+    (void)slot;
+    const epi_job *j = (const epi_job *)v;
+    if (!j->b) {
+        j->run(j->p, j->x + lo, NULL, 1, 1, hi - lo, j->y + lo);
+        return;
+    }
+    /* spans lo..hi: the channel of span s is s % channels */
+    for (int64_t s = lo; s < hi;) {
+        int64_t c = s % j->channels, cnt = j->channels - c;
+        if (cnt > hi - s)
+            cnt = hi - s;
+        j->run(j->p, j->x + s * j->inner, j->b + c, j->channels, j->inner, cnt * j->inner,
+               j->y + s * j->inner);
+        s += cnt;
+    }
+}
+
 avf_status avf_cpu_epilogue(avf_op_ctx *ctx, const avf_epilogue_params *p, const avf_tensor *x,
                             const avf_tensor *bias, int64_t channels, int64_t inner,
                             avf_tensor *y) {
@@ -78,14 +109,15 @@ avf_status avf_cpu_epilogue(avf_op_ctx *ctx, const avf_epilogue_params *p, const
         if (bias && (inner < 1 || channels < 1 || n % inner != 0))
             return AVF_FAIL(AVF_ERR_INTERNAL, "epilogue: %lld elements, inner %lld",
                             (long long)n, (long long)inner);
-        const float *b = bias ? (const float *)bias->data : NULL;
+        epi_job j = {p, (const float *)x->data, bias ? (const float *)bias->data : NULL,
+                     (float *)y->data, channels, inner, spans_base};
 #if AVF_CPU_X86
-        if (avf_cpu_has_avx2()) {
-            spans_avx2(p, (const float *)x->data, b, channels, inner, n, (float *)y->data);
-            return AVF_OK;
-        }
+        if (avf_cpu_has_avx2())
+            j.run = spans_avx2;
 #endif
-        spans_base(p, (const float *)x->data, b, channels, inner, n, (float *)y->data);
+        /* a chunk: at least 16k elements */
+        int64_t grain = bias ? (1 << 14) / inner : 1 << 14;
+        avf_cpu_parallel_for(bias ? n / inner : n, grain, epi_part, &j);
         return AVF_OK;
     }
     if (x->dtype == AVF_DTYPE_F16) {
