@@ -124,8 +124,9 @@ static void ref_gemm(int ta, int tb, int m, int n, int k, float alpha, const flo
 
 static void test_gemm_splits(void **s) {
     (void)s;
-    /* m, n, k: by columns, by rows (n < 64), below the threading threshold */
-    const int dims[][3] = {{8, 300, 300}, {300, 40, 100}, {24, 1000, 96}, {5, 7, 3}};
+    /* m, n, k: by columns, by rows (n < 64), by columns, below the threading
+     * threshold (2 x 2^20 multiply-adds, cpu/blas.c) */
+    const int dims[][3] = {{8, 600, 600}, {600, 40, 120}, {24, 1000, 96}, {5, 7, 3}};
     uint64_t seed = 0x9e3779b9u;
     for (size_t d = 0; d < sizeof dims / sizeof dims[0]; d++)
         for (int ta = 0; ta < 2; ta++)

@@ -4,7 +4,7 @@
 #include "ops/cpu/parallel.h"
 
 /* Below this many multiply-adds a chunk, a thread costs more than it saves. */
-#define AVF_GEMM_PART_MACS (1 << 18)
+#define AVF_GEMM_PART_MACS (1 << 20) /* ~15-30 us at the GEMM's speed */
 
 typedef struct gemm_job {
     CBLAS_TRANSPOSE ta, tb;

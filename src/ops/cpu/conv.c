@@ -151,7 +151,9 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
                 continue;
             }
             conv_job j = {g, xg, wg, yg, col, cg, mg, kdim, ovol, tile, planar};
-            avf_cpu_parallel_for(ovol, 32, conv_part, &j);
+            /* a chunk: at least 32 positions and ~1M multiply-adds */
+            int64_t grain = (1 << 20) / (mg * kdim > 0 ? mg * kdim : 1);
+            avf_cpu_parallel_for(ovol, grain > 32 ? grain : 32, conv_part, &j);
         }
     if (col)
         avf_pool_free(ctx->pool, col, ctx->stream);
@@ -237,7 +239,9 @@ static avf_status conv_transpose_f32(avf_op_ctx *ctx, const avf_conv_geom *g, co
                 avf_cpu_sgemm(CblasTrans, CblasNoTrans, (int)rows, (int)nj, (int)cg, 1.0f, wg,
                               (int)rows, xg + j0, (int)ivol, 0.0f, col, (int)nj);
                 col2im_job cj = {g, col, yg, kvol, ovol, j0, nj, planar};
-                avf_cpu_parallel_for(mg, 1, col2im_part, &cj); /* channels are disjoint */
+                /* channels are disjoint; a chunk: at least ~64k additions */
+                avf_cpu_parallel_for(mg, (1 << 16) / (kvol * nj > 0 ? kvol * nj : 1), col2im_part,
+                                     &cj);
             }
         }
     avf_pool_free(ctx->pool, col, ctx->stream);

@@ -120,8 +120,8 @@ avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_con
         int64_t ovol = g->out[0] * g->out[1] * g->out[2];
         int64_t work = (j.plane_mean ? g->in[0] * g->in[1] * g->in[2] : ovol) *
                        (j.plane_mean ? 1 : g->k[0] * g->k[1] * g->k[2]);
-        /* planes are independent; a chunk: at least ~16k taps */
-        avf_cpu_parallel_for(g->n * g->c_in, (1 << 14) / (work > 0 ? work : 1), pool_part, &j);
+        /* planes are independent; a chunk: at least ~64k taps */
+        avf_cpu_parallel_for(g->n * g->c_in, (1 << 16) / (work > 0 ? work : 1), pool_part, &j);
         avf_cpu_conv_f32_store(yf, y);
     }
     avf_cpu_conv_scratch_free(ctx, sx);
