@@ -131,7 +131,16 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
         cache_tile = 256;
     if (tile > cache_tile)
         tile = cache_tile;
-    int64_t per = (ovol + slots - 1) / slots;
+    /* a chunk: at least 32 positions and ~1M multiply-adds; a tile no wider
+     * than a thread's share of the chunks the loop will really make (a small
+     * conv that stays on one thread keeps one tile, one GEMM) */
+    int64_t grain = (1 << 20) / (mg * kdim > 0 ? mg * kdim : 1);
+    if (grain < 32)
+        grain = 32;
+    int64_t used = ovol / grain < slots ? ovol / grain : slots;
+    if (used < 1)
+        used = 1;
+    int64_t per = (ovol + used - 1) / used;
     if (tile > per)
         tile = per;
     if (tile < 1)
@@ -151,9 +160,7 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
                 continue;
             }
             conv_job j = {g, xg, wg, yg, col, cg, mg, kdim, ovol, tile, planar};
-            /* a chunk: at least 32 positions and ~1M multiply-adds */
-            int64_t grain = (1 << 20) / (mg * kdim > 0 ? mg * kdim : 1);
-            avf_cpu_parallel_for(ovol, grain > 32 ? grain : 32, conv_part, &j);
+            avf_cpu_parallel_for(ovol, grain, conv_part, &j);
         }
     if (col)
         avf_pool_free(ctx->pool, col, ctx->stream);
