@@ -175,6 +175,9 @@ static const rs_case rs_cases[] = {
     {"nearest align ceil sizes", AVF_RESIZE_NEAREST, AVF_RESIZE_ALIGN_CORNERS, AVF_RESIZE_CEIL, 4, {1, 1, 4, 5}, {0}, {1, 1, 7, 9}},
     {"nearest rpc asym sizes", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_ROUND_PREFER_CEIL, 4, {1, 1, 4, 4}, {0}, {1, 1, 8, 7}},
     {"nearest tf_half_pixel_for_nn", AVF_RESIZE_NEAREST, AVF_RESIZE_TF_HALF_PIXEL_FOR_NN, AVF_RESIZE_ROUND_PREFER_FLOOR, 4, {1, 1, 4, 4}, {0}, {1, 1, 3, 2}},
+    /* enough rows (3,840 of 162) for the row kernel to split them across
+     * threads, chunks starting inside a plane */
+    {"nearest x2 threaded rows", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {1, 24, 80, 81}, {1, 1, 2, 2}, {0}},
     {"nearest leading axis x2, wide", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {2, 3, 40, 70}, {1, 2, 2, 2}, {0}},
     /* rows kernel (N, C map to themselves): 16-byte stores, and a grid-stride loop */
     {"nearest rows x2, vector stores", AVF_RESIZE_NEAREST, AVF_RESIZE_ASYMMETRIC, AVF_RESIZE_FLOOR, 4, {2, 8, 10, 20}, {1, 1, 2, 2}, {0}},

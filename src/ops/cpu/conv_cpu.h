@@ -16,6 +16,21 @@ avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_con
 avf_status avf_cpu_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf_tensor *x,
                           avf_tensor *y);
 
+/* Planar fast paths (cpu/conv_direct.c), for geometries whose depth dim is
+ * trivial (avf_cpu_conv_is_planar). depthwise_f32: groups of one input
+ * channel (c_in == group), y = conv(x, w) + b (b may be NULL), all batches.
+ * im2col_planar: the column rows (c, kh, kw) of cg channels at x for output
+ * positions [j0, j0 + nj), 0 in the pads (the generic im2col's layout). */
+int avf_cpu_conv_is_planar(const avf_conv_geom *g);
+void avf_cpu_conv_depthwise_f32(const avf_conv_geom *g, const float *x, const float *w,
+                                const float *b, float *y);
+void avf_cpu_im2col_planar(const avf_conv_geom *g, const float *x, int64_t cg, int64_t j0,
+                           int64_t nj, float *col);
+/* ConvTranspose (in: X's spatial size, out: Y's): add the column rows
+ * (c, kh, kw) of mg channels for input positions [j0, j0 + nj) into y. */
+void avf_cpu_col2im_planar(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0,
+                           int64_t nj, float *y);
+
 /* dtype staging (cpu/conv_util.c): the kernels compute in f32.
  * f32_view: t's values as f32 (t's own data when f32, else converted into
  * pool scratch returned in *scratch; NULL t gives NULL). f32_out: where to

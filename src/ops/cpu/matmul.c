@@ -1,4 +1,5 @@
-/* CPU MatMul and Gemm through cblas (OpenBLAS). f16/bf16 operands are
+/* CPU MatMul and Gemm through cblas (OpenBLAS; f32 GEMMs split across the
+ * CPU threads by cpu/blas.c). f16/bf16 operands are
  * widened to f32 scratch, multiplied in f32 and rounded once on the way out;
  * they exist to check the CUDA kernels, not for speed. */
 #include <cblas.h>
@@ -7,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "ops/cpu/blas.h"
 #include "ops/matmul.h"
 
 /* cblas takes int dims (blasint is 32-bit in the usual OpenBLAS build). */
@@ -68,8 +70,7 @@ static void matmul_run(const avf_matmul_plan *p, const void *a, const void *b, v
             cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mm, n, k, 1.0, a, k, b, n,
                         0.0, y, n);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, mm, n, k, 1.0f, a, k, b, n,
-                        0.0f, y, n);
+            avf_cpu_sgemm(CblasNoTrans, CblasNoTrans, mm, n, k, 1.0f, a, k, b, n, 0.0f, y, n);
         return;
     }
     for (int64_t i = 0; i < p->batch; i++) {
@@ -80,9 +81,8 @@ static void matmul_run(const avf_matmul_plan *p, const void *a, const void *b, v
                         (const double *)a + ao, k, (const double *)b + bo, n, 0.0,
                         (double *)y + yo, n);
         else
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f,
-                        (const float *)a + ao, k, (const float *)b + bo, n, 0.0f,
-                        (float *)y + yo, n);
+            avf_cpu_sgemm(CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, (const float *)a + ao, k,
+                          (const float *)b + bo, n, 0.0f, (float *)y + yo, n);
     }
 }
 
@@ -139,8 +139,7 @@ static void gemm_run(const avf_gemm_params *p, int m, int n, int k, const void *
         cblas_dgemm(CblasRowMajor, ta, tb, m, n, k, (double)p->alpha, a, lda, b, ldb,
                     c ? 1.0 : 0.0, y, n);
     else
-        cblas_sgemm(CblasRowMajor, ta, tb, m, n, k, p->alpha, a, lda, b, ldb, c ? 1.0f : 0.0f, y,
-                    n);
+        avf_cpu_sgemm(ta, tb, m, n, k, p->alpha, a, lda, b, ldb, c ? 1.0f : 0.0f, y, n);
 }
 
 avf_status avf_cpu_gemm(avf_op_ctx *ctx, const avf_gemm_params *p, int64_t m, int64_t n,

@@ -1,4 +1,6 @@
-/* CPU AveragePool / MaxPool: a direct loop per output element, in f32.
+/* CPU AveragePool / MaxPool: a direct loop per output element, in f32,
+ * planes split across the CPU threads; a whole-plane average (Global
+ * AveragePool) is one sum per plane.
  *
  * Window of output o on a dim: taps o * stride - pad_b + t * dilation for
  * t < kernel. Max and the count_include_pad=0 average see only taps inside
@@ -11,14 +13,16 @@
 
 #include "core/error.h"
 #include "ops/cpu/conv_cpu.h"
+#include "ops/cpu/parallel.h"
 
+/* The planes [nc0, nc1) of the n * c planes. */
 static void pool_f32(const avf_pool_params *p, const avf_conv_geom *g, const float *x, float *y,
-                     int64_t *ind) {
+                     int64_t *ind, int64_t nc0, int64_t nc1) {
     const int64_t *in = g->in, *k = g->k, *o = g->out, *s = g->stride, *d = g->dil;
     const int64_t *pb = g->pad_b, *pe = g->pad_e;
     int64_t ivol = in[0] * in[1] * in[2], ovol = o[0] * o[1] * o[2];
     int is_max = p->kind == AVF_POOL_MAX;
-    for (int64_t nc = 0; nc < g->n * g->c_in; nc++) {
+    for (int64_t nc = nc0; nc < nc1; nc++) {
         const float *xp = x + nc * ivol;
         float *yp = y + nc * ovol;
         for (int64_t j = 0; j < ovol; j++) {
@@ -65,6 +69,44 @@ static void pool_f32(const avf_pool_params *p, const avf_conv_geom *g, const flo
     }
 }
 
+/* An average over each whole plane (GlobalAveragePool, or a window as
+ * large as an unpadded input): a sum in double, as pool_f32 accumulates. */
+static int is_plane_mean(const avf_pool_params *p, const avf_conv_geom *g) {
+    if (p->kind == AVF_POOL_MAX)
+        return 0;
+    for (int i = 0; i < AVF_CONV_MAX_SP; i++)
+        if (g->k[i] != g->in[i] || g->out[i] != 1 || g->pad_b[i] != 0 || g->pad_e[i] != 0 ||
+            g->dil[i] != 1)
+            return 0;
+    return 1;
+}
+
+typedef struct pool_job {
+    const avf_pool_params *p;
+    const avf_conv_geom *g;
+    const float *x;
+    float *y;
+    int64_t *ind;
+    int plane_mean;
+} pool_job;
+
+static void pool_part(void *v, int64_t lo, int64_t hi, int slot) {
+    (void)slot;
+    const pool_job *j = (const pool_job *)v;
+    if (!j->plane_mean) {
+        pool_f32(j->p, j->g, j->x, j->y, j->ind, lo, hi);
+        return;
+    }
+    int64_t ivol = j->g->in[0] * j->g->in[1] * j->g->in[2];
+    for (int64_t nc = lo; nc < hi; nc++) {
+        const float *xp = j->x + nc * ivol;
+        double acc = 0.0;
+        for (int64_t i = 0; i < ivol; i++)
+            acc += xp[i];
+        j->y[nc] = (float)(acc / (double)ivol);
+    }
+}
+
 avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
                         const avf_tensor *x, avf_tensor *y, avf_tensor *ind) {
     const float *xf = NULL;
@@ -74,7 +116,12 @@ avf_status avf_cpu_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_con
     if (st == AVF_OK)
         st = avf_cpu_conv_f32_out(ctx, y, &yf, &sy);
     if (st == AVF_OK) {
-        pool_f32(p, g, xf, yf, ind ? (int64_t *)ind->data : NULL);
+        pool_job j = {p, g, xf, yf, ind ? (int64_t *)ind->data : NULL, is_plane_mean(p, g)};
+        int64_t ovol = g->out[0] * g->out[1] * g->out[2];
+        int64_t work = (j.plane_mean ? g->in[0] * g->in[1] * g->in[2] : ovol) *
+                       (j.plane_mean ? 1 : g->k[0] * g->k[1] * g->k[2]);
+        /* planes are independent; a chunk: at least ~64k taps */
+        avf_cpu_parallel_for(g->n * g->c_in, (1 << 16) / (work > 0 ? work : 1), pool_part, &j);
         avf_cpu_conv_f32_store(yf, y);
     }
     avf_cpu_conv_scratch_free(ctx, sx);

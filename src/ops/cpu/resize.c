@@ -3,7 +3,7 @@
  * Per-axis tables (the source taps and weights of every output index, and
  * whether tf_crop_and_resize extrapolates it) are built once from the
  * shared mapping in ops/resize_map.h; nearest then copies elements of any
- * dtype, linear and cubic blend the K^k tap combinations of the k axes that
+ * dtype (row by row when nothing extrapolates), linear and cubic blend the K^k tap combinations of the k axes that
  * actually move (K = 2 or 4; computed in double, stored through f32).
  */
 #include <string.h>
@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "core/half.h"
 #include "ops/cpu/conv_cpu.h"
+#include "ops/cpu/parallel.h"
 #include "ops/resize_map.h"
 
 typedef struct axis_tab {
@@ -99,6 +100,82 @@ static void resize_nearest(const avf_resize_params *p, const axis_tab *tab, cons
     }
 }
 
+/* Nearest without extrapolation, row by row: the source offset of an
+ * output row (all indices but the last) is computed once, the row is a
+ * gather through the last axis' table, and a row whose source row is the
+ * previous one's (upsampling along the second-to-last axis) is a copy of the
+ * previous output row. Same result as resize_nearest. */
+typedef struct rows_job {
+    const avf_resize_params *p;
+    const axis_tab *tab;
+    const int64_t *istr;
+    const char *x;
+    char *y;
+    size_t es;
+} rows_job;
+
+/* output rows [lo, hi) */
+static void nearest_rows_part(void *v, int64_t lo, int64_t hi, int slot) {
+    (void)slot;
+    const rows_job *jb = (const rows_job *)v;
+    const avf_resize_params *p = jb->p;
+    const axis_tab *tab = jb->tab;
+    const size_t es = jb->es;
+    int nd = p->ndim, last = nd - 1;
+    int64_t ow = p->out[last], oi[AVF_MAX_DIMS] = {0};
+    const int64_t *lidx = tab[last].idx;
+    for (int64_t a = last - 1, r = lo; a >= 0; a--) { /* the leading indices of row lo */
+        oi[a] = r % p->out[a];
+        r /= p->out[a];
+    }
+    int64_t prev = -1;
+    for (int64_t r = lo; r < hi; r++) {
+        int64_t base = 0;
+        for (int a = 0; a < last; a++)
+            base += tab[a].idx[oi[a]] * jb->istr[a];
+        char *yr = jb->y + (size_t)(r * ow) * es;
+        if (base == prev) {
+            memcpy(yr, yr - (size_t)ow * es, (size_t)ow * es);
+        } else if (es == 4) { /* f32 and friends: a constant-size copy is one move */
+            const char *xr = jb->x + (size_t)base * 4;
+            for (int64_t j = 0; j < ow; j++)
+                memcpy(yr + (size_t)j * 4, xr + (size_t)lidx[j] * 4, 4);
+        } else {
+            for (int64_t j = 0; j < ow; j++)
+                memcpy(yr + (size_t)j * es, jb->x + (size_t)(base + lidx[j]) * es, es);
+        }
+        prev = base;
+        for (int a = last - 1; a >= 0; a--) { /* next row: the leading indices */
+            if (++oi[a] < p->out[a])
+                break;
+            oi[a] = 0;
+        }
+    }
+}
+
+/* Nearest without extrapolation, row by row: the source offset of an
+ * output row (all indices but the last) is computed once, the row is a
+ * gather through the last axis' table, and a row whose source row is the
+ * previous one's (upsampling along the second-to-last axis) is a copy of the
+ * previous output row. Same result as resize_nearest; rows are split across
+ * the CPU threads. */
+static void resize_nearest_rows(const avf_resize_params *p, const axis_tab *tab,
+                                const int64_t *istr, const char *x, char *y, size_t es,
+                                int64_t numel) {
+    int64_t ow = p->out[p->ndim - 1];
+    rows_job j = {p, tab, istr, x, y, es};
+    /* a chunk: at least ~64k elements */
+    avf_cpu_parallel_for(numel / ow, (1 << 16) / ow, nearest_rows_part, &j);
+}
+
+static int extrapolates(const avf_resize_params *p, const axis_tab *tab) {
+    for (int a = 0; a < p->ndim; a++)
+        for (int64_t j = 0; j < p->out[a]; j++)
+            if (tab[a].ext[j])
+                return 1;
+    return 0;
+}
+
 static void resize_interp(const avf_resize_params *p, const axis_tab *tab, const int64_t *istr,
                           const float *x, float *y, int64_t numel) {
     int64_t oi[AVF_MAX_DIMS] = {0};
@@ -173,8 +250,12 @@ avf_status avf_cpu_resize(avf_op_ctx *ctx, const avf_resize_params *p, const avf
     if (p->mode == AVF_RESIZE_NEAREST) {
         unsigned char ext[8];
         ext_value(p, x->dtype, ext);
-        resize_nearest(p, tab, istr, (const char *)x->data, (char *)y->data,
-                       avf_dtype_size(x->dtype), numel, ext);
+        if (p->ndim >= 1 && p->out[p->ndim - 1] > 0 && !extrapolates(p, tab))
+            resize_nearest_rows(p, tab, istr, (const char *)x->data, (char *)y->data,
+                                avf_dtype_size(x->dtype), numel);
+        else
+            resize_nearest(p, tab, istr, (const char *)x->data, (char *)y->data,
+                           avf_dtype_size(x->dtype), numel, ext);
     } else {
         const float *xf = NULL;
         float *yf = NULL;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/cpu/blas.h"
 #include "ops/rnn.h"
 
 typedef struct rnn_bufs {
@@ -49,7 +50,7 @@ static void recur_gemm(const avf_rnn_dims *d, const float *h, const float *r, in
     int64_t hd = d->hidden, gh = d->gates * hd;
     if (d->batch == 0 || hd == 0)
         return;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)d->batch, (int)(ng * hd), (int)hd,
+    avf_cpu_sgemm(CblasNoTrans, CblasTrans, (int)d->batch, (int)(ng * hd), (int)hd,
                 1.0f, h, (int)hd, r + (int64_t)g0 * hd * hd, (int)hd, 0.0f, hr + g0 * hd,
                 (int)gh);
 }
@@ -196,7 +197,7 @@ avf_status avf_cpu_rnn(avf_op_ctx *ctx, const avf_rnn_params *p, const avf_rnn_d
     /* Every step's input projection at once: XW = X * W^T over all
      * directions (W is [dirs*G*H, input] as one matrix). */
     if (rows > 0 && dgh > 0 && d->input > 0)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)rows, (int)dgh, (int)d->input,
+        avf_cpu_sgemm(CblasNoTrans, CblasTrans, (int)rows, (int)dgh, (int)d->input,
                     1.0f, (const float *)in[AVF_RNN_IN_X]->data, (int)d->input,
                     (const float *)in[AVF_RNN_IN_W]->data, (int)d->input, 0.0f, bf.xw, (int)dgh);
     for (int dir = 0; dir < d->dirs; dir++)

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "ops/cpu/blas.h"
 #include "ops/spectral.h"
 
 #define AVF_SPEC_BLOCK 32     /* frames per FFTW execution */
@@ -228,7 +229,7 @@ avf_status avf_cpu_mel_project(avf_op_ctx *ctx, const avf_mel_geom *g, const flo
     /* Y_b [n_mels, n_out] = FB [n_mels, n_freq] x P_b [n_freq, n_frames]
      * (first n_out columns). */
     for (int64_t b = 0; b < g->batch; b++)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)g->n_mels, (int)g->n_out,
+        avf_cpu_sgemm(CblasNoTrans, CblasNoTrans, (int)g->n_mels, (int)g->n_out,
                     (int)g->n_freq, 1.0f, fb, (int)g->n_freq,
                     power + b * g->n_freq * g->n_frames, (int)g->n_frames, 0.0f,
                     y + b * g->n_mels * g->n_out, (int)g->n_out);
