@@ -25,7 +25,7 @@ if ls "$b"/whl/*.whl >/dev/null 2>&1; then
     export PYTHONPATH=/tmp/site
 fi
 avflow="$b/bin/avflow"
-B=${B:-64} C=${C:-256} dur=${DURATION:-15}
+B=${B:-64} C=${C:-256} dur=${DURATION:-12}
 sum="$out/serve_summary.txt"
 tmp=$(mktemp -d)
 trap 'kill $srv $base 2>/dev/null; rm -rf "$tmp"' EXIT
