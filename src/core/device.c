@@ -12,6 +12,7 @@
 #include "avflow/device.h"
 #include "avflow/ledger.h"
 #include "core/backend.h"
+#include "core/capture_gate.h"
 #include "core/error.h"
 
 #define AVF_MAX_CUDA_DEVICES 64
@@ -136,7 +137,10 @@ avf_status avf_device_mem_info(const avf_device *dev, uint64_t *free_bytes, uint
 
 avf_status avf_device_synchronize(avf_device *dev) {
     AVF_CHECK_ARG(dev != NULL);
-    return dev->ops->synchronize(dev->index);
+    avf_capture_gate_sync_enter(dev);
+    avf_status st = dev->ops->synchronize(dev->index);
+    avf_capture_gate_sync_leave(dev);
+    return st;
 }
 
 avf_status avf_device_malloc(avf_device *dev, size_t bytes, void **ptr) {
@@ -151,7 +155,10 @@ avf_status avf_device_free(avf_device *dev, void *ptr) {
     AVF_CHECK_ARG(dev != NULL);
     if (!ptr)
         return AVF_OK;
-    return dev->ops->mem_free(dev->index, ptr);
+    avf_capture_gate_sync_enter(dev); /* cudaFree synchronizes the device */
+    avf_status st = dev->ops->mem_free(dev->index, ptr);
+    avf_capture_gate_sync_leave(dev);
+    return st;
 }
 
 avf_status avf_host_alloc_pinned(avf_device *dev, size_t bytes, void **ptr) {
@@ -277,7 +284,11 @@ avf_status avf_stream_capture_begin(avf_stream *s) {
     if (!s->dev->ops->capture_begin)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "%s: no stream capture on this backend",
                         s->dev->name);
-    return s->dev->ops->capture_begin(s->dev->index, s->native);
+    avf_capture_gate_begin(s->dev);
+    avf_status st = s->dev->ops->capture_begin(s->dev->index, s->native);
+    if (st != AVF_OK)
+        avf_capture_gate_end(s->dev);
+    return st;
 }
 
 avf_status avf_stream_capture_end(avf_stream *s, avf_graph_exec **out) {
@@ -289,6 +300,7 @@ avf_status avf_stream_capture_end(avf_stream *s, avf_graph_exec **out) {
     avf_graph_exec *g = calloc(1, sizeof *g);
     void *native = NULL;
     avf_status st = s->dev->ops->capture_end(s->dev->index, s->native, &native);
+    avf_capture_gate_end(s->dev);
     if (st == AVF_OK && !g) {
         s->dev->ops->graph_destroy(s->dev->index, native);
         st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "graph struct");
