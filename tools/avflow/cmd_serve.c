@@ -43,6 +43,7 @@ static void usage(FILE *out) {
             "  -h, --help              show this help\n\n"
             "The first line on stdout is 'avflow serve: listening on http://HOST:PORT'.\n"
             "SIGINT/SIGTERM: stop accepting, finish in-flight requests (30 s at most), exit.\n"
+            "AVF_CUDA_SYNC=blocking (the default here)|yield|spin|auto: how threads wait for the GPU.\n"
             "exit status: 0 after a clean stop, 1 on a runtime failure, 2 on bad usage\n");
 }
 
@@ -157,6 +158,9 @@ int avf_cmd_serve(int argc, char **argv) {
      * to the peak of concurrent bodies across every arena and stays there. */
     mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 
+    /* Workers wait on the GPU for every batch: sleep in those waits rather
+     * than spin a host core each (AVF_CUDA_SYNC overrides). */
+    setenv("AVF_CUDA_SYNC", "blocking", 0);
     avf_server *s = NULL;
     if (avf_server_create(&o, &s) != AVF_OK) {
         fprintf(stderr, "avflow serve: %s\n", avf_last_error());

@@ -6,6 +6,7 @@
  * Calls on an explicit stream need no selection: the stream names its device.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cublas_v2.h>
@@ -35,6 +36,27 @@ static avf_status cuda_device_count(int *count) {
         return AVF_CUDA_CHECK(e);
     }
     *count = n;
+    /* AVF_CUDA_SYNC=blocking|yield|spin|auto: how host threads wait for the
+     * GPU, set on each device before its context exists (discovery runs
+     * once, before any other CUDA call of avflow). The runtime's default
+     * (auto) spins while there are fewer busy contexts than cores, which
+     * costs a host core per waiting thread; a server with several workers
+     * per GPU wants blocking (`avflow serve` sets it unless told). */
+    const char *sync = getenv("AVF_CUDA_SYNC");
+    unsigned flag = 0;
+    if (sync && !strcmp(sync, "blocking"))
+        flag = cudaDeviceScheduleBlockingSync;
+    else if (sync && !strcmp(sync, "yield"))
+        flag = cudaDeviceScheduleYield;
+    else if (sync && !strcmp(sync, "spin"))
+        flag = cudaDeviceScheduleSpin;
+    for (int i = 0; flag && i < n; i++) {
+        if (cudaSetDevice(i) != cudaSuccess || cudaSetDeviceFlags(flag) != cudaSuccess) {
+            (void)cudaGetLastError(); /* a context already exists: keep its policy */
+            fprintf(stderr, "avflow: AVF_CUDA_SYNC=%s not applied to cuda:%d (context already "
+                            "created)\n", sync, i);
+        }
+    }
     return AVF_OK;
 }
 
