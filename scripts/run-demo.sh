@@ -15,11 +15,12 @@ py="$root/.venv/bin/python"
 [ -x "$py" ] || py=python3
 
 device=${AVF_DEVICE:-auto}
+info=$("$avflow" info 2>&1 || true)
 if [ "$device" = auto ]; then
   device=cpu
-  "$avflow" info 2>/dev/null | grep -q '^ *cuda:0' && device=cuda:0
+  case "$info" in *"  cuda:0  "*) device=cuda:0 ;; esac
 fi
-"$avflow" info | sed -n '1,12p'
+echo "$info" | sed -n '1,14p'
 echo
 
 # A Triton-style repository of the real models (symlinks, in the build dir).
