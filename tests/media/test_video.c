@@ -3,6 +3,12 @@
  * container, Annex-B output, file vs memory input, frame-exact agreement
  * with ffmpeg's own decode, and damaged / empty / mislabelled inputs giving
  * statuses (this file also runs under ASan+UBSan). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -265,6 +271,89 @@ static void survive(const uint8_t *b, size_t n, const char *what) {
     free(frames);
 }
 
+/* A one-connection HTTP/1.1 server on loopback in a forked child: answers
+ * any GET with the file (Content-Length, no ranges), then exits. */
+static pid_t serve_file_once(const uint8_t *data, size_t n, int *port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(fd, 4), 0);
+    socklen_t len = sizeof a;
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (int k = 0; k < 4; k++) { /* FFmpeg may reconnect (probe, then read) */
+            int c = accept(fd, NULL, NULL);
+            if (c < 0)
+                _exit(1);
+            char req[4096];
+            ssize_t r = read(c, req, sizeof req);
+            (void)r;
+            char hdr[256];
+            int h = snprintf(hdr, sizeof hdr,
+                             "HTTP/1.1 200 OK\r\nContent-Type: video/mp4\r\n"
+                             "Content-Length: %zu\r\nConnection: close\r\n\r\n", n);
+            if (write(c, hdr, (size_t)h) == h) {
+                size_t off = 0;
+                while (off < n) {
+                    ssize_t w = write(c, data + off, n - off);
+                    if (w <= 0)
+                        break;
+                    off += (size_t)w;
+                }
+            }
+            close(c);
+        }
+        _exit(0);
+    }
+    close(fd);
+    return pid;
+}
+
+/* With allow_network, an http:// URL demuxes like the file. */
+static void test_demux_http(void **state) {
+    (void)state;
+    char path[512], url[128];
+    vt_need("h264.mp4", path, sizeof path);
+    size_t n;
+    uint8_t *file = vt_read_all(path, &n);
+    int port = 0;
+    pid_t pid = serve_file_once(file, n, &port);
+    snprintf(url, sizeof url, "http://127.0.0.1:%d/h264.mp4", port);
+    avf_demux_options o;
+    memset(&o, 0, sizeof o);
+    o.allow_network = 1;
+    o.timeout_ms = 5000;
+    avf_demux *d = NULL;
+    avf_status st = avf_demux_open_url(url, &o, &d);
+    if (st != AVF_OK)
+        print_error("%s: %s\n", url, avf_last_error());
+    assert_avf_ok(st);
+    avf_video_stream_info info;
+    assert_avf_ok(avf_demux_video_info(d, &info));
+    assert_int_equal(info.codec, AVF_VIDEO_CODEC_H264);
+    assert_int_equal(info.width, W);
+    int count = 0, eof = 0;
+    while (!eof) {
+        avf_video_packet pkt;
+        assert_avf_ok(avf_demux_read(d, &pkt, &eof));
+        if (!eof)
+            count++;
+    }
+    print_message("%s: %d packets\n", url, count);
+    assert_int_equal(count, NFRAMES);
+    avf_demux_close(d);
+    kill(pid, SIGTERM);
+    waitpid(pid, NULL, 0);
+    free(file);
+}
+
 static void test_bad_inputs(void **state) {
     (void)state;
     char path[512], p2[600];
@@ -439,6 +528,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_demux_containers),
         cmocka_unit_test(test_cpu_decode_matches_ffmpeg),
+        cmocka_unit_test(test_demux_http),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_limits_and_args),
     };
