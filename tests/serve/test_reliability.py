@@ -53,6 +53,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 MAX_BODY = 1 << 20
 
 failures = []
+SANITIZED = False  # --sanitized
 
 
 def check(cond, what):
@@ -354,7 +355,14 @@ def test_disconnects(s, n=300):
     check(r is not None and r["pool"]["in_use_bytes"] == 0,
           f"pool bytes in use back to 0 ({r and r['pool']['in_use_bytes']})")
     grow = s.rss() - base_rss
-    check(grow < 16 << 20, f"RSS grew {grow / 1e6:.1f} MB over {4 * n} broken clients (< 16 MiB)")
+    if SANITIZED:
+        # ASan's quarantine holds freed memory back, so RSS says nothing
+        # about leaks there; LeakSanitizer checks them when the server exits.
+        print(f"SKIP RSS bounds under ASan (grew {grow / 1e6:.1f} MB; leaks are checked at exit)",
+              flush=True)
+    else:
+        check(grow < 16 << 20,
+              f"RSS grew {grow / 1e6:.1f} MB over {4 * n} broken clients (< 16 MiB)")
     st, _, _ = s.request("POST", "/v2/models/tiny/infer", good)
     check(st == 200, "the server still answers after them")
     # a second round grows no further: a leak per client would show here
@@ -367,7 +375,8 @@ def test_disconnects(s, n=300):
     grow2 = s.rss() - rss1
     # a leaked connection would cost its 32 KiB memory pool at least: 600 of
     # them are ~19 MB; allocator noise stays under 8 MiB
-    check(grow2 < 8 << 20, f"second round: RSS grew {grow2 / 1e6:.1f} MB (< 8 MiB)")
+    if not SANITIZED:
+        check(grow2 < 8 << 20, f"second round: RSS grew {grow2 / 1e6:.1f} MB (< 8 MiB)")
 
 
 def test_oom_and_watermark(avflow, repo):
@@ -477,10 +486,15 @@ def test_budget(avflow, repo):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--avflow", required=True)
+    ap.add_argument("--sanitized", action="store_true",
+                    help="the server is an ASan build: RSS bounds do not apply (leaks are "
+                         "checked by LeakSanitizer at its exit)")
     ap.add_argument("--models", default=os.path.join(ROOT, "models"))
     ap.add_argument("--device", default="cpu", help="cpu or cuda:N (the pool-cap sizes were "
                     "measured on the CPU)")
     a = ap.parse_args()
+    global SANITIZED
+    SANITIZED = a.sanitized
     global DEVICE
     DEVICE = a.device
     with tempfile.TemporaryDirectory(prefix="avflow-rel-") as tmp:
