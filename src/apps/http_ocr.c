@@ -12,17 +12,14 @@
 #include <jansson.h>
 
 #include "apps/http_args.h"
+#include "apps/http_batch.h"
 #include "apps/http_ocr.h"
 #include "avflow/ocr.h"
 
-typedef struct job_opts {
-    avf_ocr_options o;
-    int ok;
-} job_opts;
-
-static int parse(avf_server_job *j, avf_ocr_options *o, int fp16) {
+static int parse(void *user, avf_server_job *j, void *opts) {
+    avf_ocr_options *o = opts;
     avf_ocr_options_default(o);
-    o->fp16 = fp16;
+    o->fp16 = ((avf_http_ocr *)user)->fp16;
     double dt = o->det_threshold, bt = o->box_threshold, ur = o->unclip_ratio,
            side = o->max_side, cls = o->use_cls;
     if (!avf_http_arg_num(j, "det_threshold", 0.01, 0.99, &dt) ||
@@ -58,47 +55,34 @@ static char *result_json(const avf_ocr_result *r, int batch) {
     return s;
 }
 
-void avf_http_ocr_batch(void *user, int n, avf_server_job *const *jobs) {
+/* One group: one avf_ocr_run_batch, its crops sharing the cls and rec batches. */
+static void run(void *user, const void *opts, int m, avf_server_job *const *jobs) {
     avf_http_ocr *h = user;
-    job_opts *opt = calloc((size_t)n, sizeof *opt);
-    avf_ocr_input *in = calloc((size_t)n, sizeof *in);
-    avf_ocr_result *res = calloc((size_t)n, sizeof *res);
-    avf_server_job **grp = calloc((size_t)n, sizeof *grp);
-    if (!opt || !in || !res || !grp) {
-        for (int i = 0; i < n; i++)
-            avf_server_job_fail(jobs[i], 503, "out of memory");
-        goto done;
+    avf_ocr_input *in = calloc((size_t)m, sizeof *in);
+    avf_ocr_result *res = calloc((size_t)m, sizeof *res);
+    if (!in || !res) {
+        for (int k = 0; k < m; k++)
+            avf_server_job_fail(jobs[k], 503, "out of memory");
+        free(in);
+        free(res);
+        return;
     }
-    for (int i = 0; i < n; i++)
-        opt[i].ok = parse(jobs[i], &opt[i].o, h->fp16);
-    for (int first = 0; first < n; first++) {
-        if (!opt[first].ok)
-            continue;
-        int m = 0;
-        for (int i = first; i < n; i++)
-            if (opt[i].ok && memcmp(&opt[i].o, &opt[first].o, sizeof opt[first].o) == 0) {
-                grp[m] = jobs[i];
-                in[m].data = avf_server_job_body(jobs[i], &in[m].len);
-                if (i != first)
-                    opt[i].ok = 0;
-                m++;
-            }
-        opt[first].ok = 0;
-        memset(res, 0, (size_t)m * sizeof *res);
-        avf_status st = avf_ocr_run_batch(h->ocr, &opt[first].o, m, in, res);
-        for (int k = 0; k < m; k++) {
-            if (st == AVF_OK && res[k].status == AVF_OK)
-                avf_server_job_reply(grp[k], result_json(&res[k], m));
-            else
-                avf_server_job_fail(grp[k],
-                                    avf_server_http_status(st != AVF_OK ? st : res[k].status),
-                                    res[k].error[0] ? res[k].error : avf_last_error());
-            avf_ocr_result_free(&res[k]);
-        }
+    for (int k = 0; k < m; k++)
+        in[k].data = avf_server_job_body(jobs[k], &in[k].len);
+    avf_status st = avf_ocr_run_batch(h->ocr, opts, m, in, res);
+    for (int k = 0; k < m; k++) {
+        if (st == AVF_OK && res[k].status == AVF_OK)
+            avf_server_job_reply(jobs[k], result_json(&res[k], m));
+        else
+            avf_server_job_fail(jobs[k], avf_server_http_status(st != AVF_OK ? st : res[k].status),
+                                res[k].error[0] ? res[k].error : avf_last_error());
+        avf_ocr_result_free(&res[k]);
     }
-done:
-    free(opt);
     free(in);
     free(res);
-    free(grp);
+}
+
+void avf_http_ocr_batch(void *user, int n, avf_server_job *const *jobs) {
+    static const avf_http_group_ops ops = {sizeof(avf_ocr_options), parse, run};
+    avf_http_run_grouped(&ops, user, n, jobs);
 }

@@ -12,17 +12,14 @@
 #include <jansson.h>
 
 #include "apps/http_args.h"
+#include "apps/http_batch.h"
 #include "apps/http_vad.h"
 #include "avflow/vad.h"
 
-typedef struct job_opts {
-    avf_vad_options o;
-    int ok;
-} job_opts;
-
-static int parse(avf_server_job *j, avf_vad_options *o, int fp16) {
+static int parse(void *user, avf_server_job *j, void *opts) {
+    avf_vad_options *o = opts;
     avf_vad_options_default(o);
-    o->fp16 = fp16;
+    o->fp16 = ((avf_http_vad *)user)->fp16;
     double t = o->threshold, ms = o->min_speech_ms, sil = o->min_silence_ms,
            pad = o->speech_pad_ms;
     if (!avf_http_arg_num(j, "threshold", 0.01, 0.99, &t) ||
@@ -56,48 +53,34 @@ static char *result_json(const avf_vad_result *r, int batch) {
     return s;
 }
 
-void avf_http_vad_batch(void *user, int n, avf_server_job *const *jobs) {
+/* One group: one avf_vad_run_batch, every Silero step serving all of it. */
+static void run(void *user, const void *opts, int m, avf_server_job *const *jobs) {
     avf_http_vad *h = user;
-    job_opts *opt = calloc((size_t)n, sizeof *opt);
-    avf_vad_input *in = calloc((size_t)n, sizeof *in);
-    avf_vad_result *res = calloc((size_t)n, sizeof *res);
-    avf_server_job **grp = calloc((size_t)n, sizeof *grp);
-    if (!opt || !in || !res || !grp) {
-        for (int i = 0; i < n; i++)
-            avf_server_job_fail(jobs[i], 503, "out of memory");
-        goto done;
+    avf_vad_input *in = calloc((size_t)m, sizeof *in);
+    avf_vad_result *res = calloc((size_t)m, sizeof *res);
+    if (!in || !res) {
+        for (int k = 0; k < m; k++)
+            avf_server_job_fail(jobs[k], 503, "out of memory");
+        free(in);
+        free(res);
+        return;
     }
-    for (int i = 0; i < n; i++)
-        opt[i].ok = parse(jobs[i], &opt[i].o, h->fp16);
-    /* One run per distinct option set, in arrival order. */
-    for (int first = 0; first < n; first++) {
-        if (!opt[first].ok)
-            continue;
-        int m = 0;
-        for (int i = first; i < n; i++)
-            if (opt[i].ok && memcmp(&opt[i].o, &opt[first].o, sizeof opt[first].o) == 0) {
-                grp[m] = jobs[i];
-                in[m].data = avf_server_job_body(jobs[i], &in[m].len);
-                if (i != first)
-                    opt[i].ok = 0; /* taken */
-                m++;
-            }
-        opt[first].ok = 0;
-        memset(res, 0, (size_t)m * sizeof *res);
-        avf_status st = avf_vad_run_batch(h->vad, &opt[first].o, m, in, res);
-        for (int k = 0; k < m; k++) {
-            if (st == AVF_OK && res[k].status == AVF_OK)
-                avf_server_job_reply(grp[k], result_json(&res[k], m));
-            else
-                avf_server_job_fail(grp[k],
-                                    avf_server_http_status(st != AVF_OK ? st : res[k].status),
-                                    res[k].error[0] ? res[k].error : avf_last_error());
-            avf_vad_result_free(&res[k]);
-        }
+    for (int k = 0; k < m; k++)
+        in[k].data = avf_server_job_body(jobs[k], &in[k].len);
+    avf_status st = avf_vad_run_batch(h->vad, opts, m, in, res);
+    for (int k = 0; k < m; k++) {
+        if (st == AVF_OK && res[k].status == AVF_OK)
+            avf_server_job_reply(jobs[k], result_json(&res[k], m));
+        else
+            avf_server_job_fail(jobs[k], avf_server_http_status(st != AVF_OK ? st : res[k].status),
+                                res[k].error[0] ? res[k].error : avf_last_error());
+        avf_vad_result_free(&res[k]);
     }
-done:
-    free(opt);
     free(in);
     free(res);
-    free(grp);
+}
+
+void avf_http_vad_batch(void *user, int n, avf_server_job *const *jobs) {
+    static const avf_http_group_ops ops = {sizeof(avf_vad_options), parse, run};
+    avf_http_run_grouped(&ops, user, n, jobs);
 }
