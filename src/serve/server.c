@@ -295,9 +295,13 @@ avf_status avf_server_shutdown(avf_server *s, int64_t drain_ms) {
         return AVF_OK;
     atomic_store(&s->draining, 1);
     /* Stop accepting: connections already open still finish their requests. */
-    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
+    if (!s->has_quiesced_fd) {
+        MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+        if (fd != MHD_INVALID_SOCKET) {
+            s->quiesced_fd = fd;
+            s->has_quiesced_fd = 1;
+        }
+    }
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     if (drain_ms >= 0) {
@@ -323,6 +327,12 @@ avf_status avf_server_shutdown(avf_server *s, int64_t drain_ms) {
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
     s->stopped = 1;
+    /* Closing it before the stop raced the daemon's own epoll removal of it
+     * ("Failed to remove listen FD from epoll set": a libmicrohttpd abort). */
+    if (s->has_quiesced_fd) {
+        close(s->quiesced_fd);
+        s->has_quiesced_fd = 0;
+    }
     return AVF_OK;
 }
 

@@ -31,6 +31,9 @@ struct avf_server {
     pthread_cond_t idle;
     int inflight;                /* requests between first byte and completion */
     int stopped;
+    /* the listen socket MHD_quiesce_daemon handed back: closed only after
+     * MHD_stop_daemon, which may still remove it from its epoll set */
+    int quiesced_fd, has_quiesced_fd;
     avf_srv_app_queue *apps[AVF_SRV_APP_MAX]; /* filled under mu, then n_apps published */
     atomic_int n_apps;
 };
