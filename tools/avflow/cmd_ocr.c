@@ -9,6 +9,7 @@
 
 #include "avflow.h"
 #include "avflow/ocr.h"
+#include "cli_util.h"
 #include "commands.h"
 
 #define OCR_CLI_MAX_FILE (64u << 20)
@@ -31,36 +32,6 @@ static void usage(FILE *out) {
             "exit status: 0 ok, 1 an image or the pipeline failed, 2 bad usage\n");
 }
 
-static char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        n = ftell(f);
-    if (n >= 0 && (unsigned long)n <= OCR_CLI_MAX_FILE && fseek(f, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)n + 1)) && fread(buf, 1, (size_t)n, f) != (size_t)n) {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    *len = n > 0 ? (size_t)n : 0;
-    return buf;
-}
-
-static void json_str(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
 
 static int has_models(const char *dir) {
     char p[4096];
@@ -180,13 +151,14 @@ int avf_cmd_ocr(int argc, char **argv) {
         goto done;
     }
     for (int i = 0; i < n; i++) {
-        in[i].data = read_file(files[i], &in[i].len);
-        if (!in[i].data) {
-            fprintf(stderr, "avflow ocr: cannot read %s (missing or over %u bytes)\n", files[i],
-                    OCR_CLI_MAX_FILE);
+        void *d = NULL;
+        char err[128];
+        if (!avf_cli_read_file(files[i], OCR_CLI_MAX_FILE, &d, &in[i].len, err, sizeof err)) {
+            fprintf(stderr, "avflow ocr: cannot read %s: %s\n", files[i], err);
             rc = 2;
             goto done;
         }
+        in[i].data = d;
     }
     double t0 = now_ms();
     avf_status st = avf_ocr_run_batch(ocr, &o, n, in, res);
@@ -200,12 +172,12 @@ int avf_cmd_ocr(int argc, char **argv) {
         }
         if (json) {
             printf("{\"file\":");
-            json_str(files[i]);
+            avf_cli_json_string(files[i]);
             printf(",\"width\":%d,\"height\":%d,\"lines\":[", r->width, r->height);
             for (int k = 0; k < r->n_lines; k++) {
                 const avf_ocr_line *l = &r->lines[k];
                 printf("%s{\"text\":", k ? "," : "");
-                json_str(l->text);
+                avf_cli_json_string(l->text);
                 printf(",\"score\":%.6f,\"box_score\":%.6f,\"box\":[[%g,%g],[%g,%g],[%g,%g],[%g,%g]],"
                        "\"rotated\":%s}",
                        l->text_score, l->box_score, l->box[0], l->box[1], l->box[2], l->box[3],

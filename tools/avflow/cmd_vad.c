@@ -10,6 +10,7 @@
 
 #include "avflow.h"
 #include "avflow/vad.h"
+#include "cli_util.h"
 #include "commands.h"
 
 static void usage(FILE *out) {
@@ -38,60 +39,6 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* Whole file into memory, at most AVF_VAD_MAX_INPUT_BYTES. */
-static int read_file(const char *path, void **data, size_t *len, char *err, size_t cap) {
-    *data = NULL;
-    *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, cap, "cannot open: %s", strerror(errno));
-        return 0;
-    }
-    size_t n = 0, c = 1 << 16;
-    unsigned char *buf = malloc(c);
-    while (buf) {
-        if (n == c) {
-            if (c >= AVF_VAD_MAX_INPUT_BYTES) {
-                snprintf(err, cap, "larger than %zu bytes", AVF_VAD_MAX_INPUT_BYTES);
-                free(buf);
-                fclose(f);
-                return 0;
-            }
-            unsigned char *nb = realloc(buf, c * 2);
-            if (!nb)
-                break;
-            buf = nb;
-            c *= 2;
-        }
-        size_t r = fread(buf + n, 1, c - n, f);
-        n += r;
-        if (r == 0)
-            break;
-    }
-    int bad = ferror(f) || !buf;
-    fclose(f);
-    if (bad) {
-        snprintf(err, cap, "%s", buf ? "read error" : "out of memory");
-        free(buf);
-        return 0;
-    }
-    *data = buf;
-    *len = n;
-    return 1;
-}
-
-static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
 
 static int parse_num(const char *flag, const char *v, double lo, double hi, double *out) {
     char *end;
@@ -204,7 +151,8 @@ int avf_cmd_vad(int argc, char **argv) {
     }
     for (int i = 0; i < nf; i++) {
         void *d;
-        if (read_file(files[i], &d, &in[i].len, read_err[i], sizeof read_err[i]))
+        if (avf_cli_read_file(files[i], AVF_VAD_MAX_INPUT_BYTES, &d, &in[i].len, read_err[i],
+                              sizeof read_err[i]))
             in[i].data = d;
     }
     double t0 = now_s();
@@ -225,10 +173,10 @@ int avf_cmd_vad(int argc, char **argv) {
             rc = 1;
         if (json) {
             printf("%s\n  {\"file\": ", i ? "," : "");
-            json_string(files[i]);
+            avf_cli_json_string(files[i]);
             if (err) {
                 printf(", \"error\": ");
-                json_string(err);
+                avf_cli_json_string(err);
                 printf("}");
                 continue;
             }
