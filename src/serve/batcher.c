@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "serve/hostbuf.h"
 #include "serve/prio_queue.h"
 
 /* A growable host buffer, pinned for the worker's device. */
@@ -21,7 +22,7 @@ typedef struct worker {
     pthread_t thread;
     int started;
     avf_stream *stream;
-    staging_buf in[AVF_SRV_MAX_IO], out[AVF_SRV_MAX_IO];
+    staging_buf in[AVF_SRV_MAX_IO];
     avf_srv_request *carry;   /* taken from the queue, starts the next batch */
 } worker;
 
@@ -29,6 +30,7 @@ struct avf_srv_batcher {
     avf_srv_batcher_config cfg;
     char *out_names[AVF_SRV_MAX_IO];
     avf_srv_prio_queue *queue;
+    avf_srv_hostbuf_pool *outbufs; /* one buffer per batch, rows shared by its requests */
     int n_workers;
     worker workers[AVF_SRV_MAX_INSTANCES];
 };
@@ -180,23 +182,32 @@ static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
     }
     if (st == AVF_OK)
         st = c->run(c->run_user, w->stream, c->pool, c->n_inputs, in, c->n_outputs, out);
-    /* Outputs back to the host (already there on the CPU device). */
-    const void *host[AVF_SRV_MAX_IO] = {0};
+    /* Outputs back to the host, into one buffer for the whole batch (64-byte
+     * aligned per output); each request then points at its rows and holds
+     * the buffer until its reply has gone out (serve/hostbuf.h). */
+    size_t at_out[AVF_SRV_MAX_IO] = {0}, total = 0;
     for (int o = 0; st == AVF_OK && o < c->n_outputs; o++) {
-        size_t bytes = avf_tensor_nbytes(&out[o]);
-        host[o] = out[o].data;
         if (batching && (out[o].ndim < 1 || out[o].shape[0] != bucket))
             st = AVF_FAIL(AVF_ERR_UNSUPPORTED, "output '%s' has no batch dim 0 (a batch of %lld "
                           "gave dim 0 = %lld): set max_batch_size 0 in config.json",
                           c->output_names[o], (long long)bucket,
                           out[o].ndim ? (long long)out[o].shape[0] : -1LL);
-        else if (dev != cpu && bytes) {
-            st = staging_reserve(dev, &w->out[o], bytes);
-            if (st == AVF_OK)
-                st = avf_memcpy_async(dev, w->out[o].p, out[o].data, bytes, AVF_COPY_D2H,
-                                      w->stream, "serve.output");
-            host[o] = w->out[o].p;
-        }
+        at_out[o] = total;
+        total += (avf_tensor_nbytes(&out[o]) + 63u) & ~(size_t)63u;
+    }
+    avf_srv_hostbuf *hb = NULL;
+    if (st == AVF_OK)
+        st = avf_srv_hostbuf_get(b->outbufs, total, &hb);
+    for (int o = 0; st == AVF_OK && o < c->n_outputs; o++) {
+        size_t bytes = avf_tensor_nbytes(&out[o]);
+        char *dst = (char *)hb->p + at_out[o];
+        if (!bytes)
+            continue;
+        if (dev != cpu)
+            st = avf_memcpy_async(dev, dst, out[o].data, bytes, AVF_COPY_D2H, w->stream,
+                                  "serve.output");
+        else
+            memcpy(dst, out[o].data, bytes);
     }
     if (st == AVF_OK && dev != cpu)
         st = avf_stream_synchronize(w->stream);
@@ -218,20 +229,17 @@ static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
             if (batching)
                 t->shape[0] = r->batch;
             t->nbytes = row_bytes * (size_t)(batching ? r->batch : 1);
-            t->data = malloc(t->nbytes ? t->nbytes : 1);
-            t->owned = 1;
+            t->data = (char *)hb->p + at_out[o] + (size_t)off * row_bytes;
+            t->owned = 0;
+            avf_srv_hostbuf_ref(hb);
+            t->hold = hb;
             r->n_outputs = o + 1;
-            if (!t->data) {
-                avf_srv_request_fail(r, AVF_ERR_OUT_OF_MEMORY, "out of host memory for outputs");
-                break;
-            }
-            if (t->nbytes)
-                memcpy(t->data, (const char *)host[o] + (size_t)off * row_bytes, t->nbytes);
         }
         if (st != AVF_OK)
             avf_srv_request_fail(r, st, avf_last_error());
         off += r->batch;
     }
+    avf_srv_hostbuf_unref(hb);
     for (int o = 0; o < c->n_outputs; o++)
         avf_tensor_release(&out[o], w->stream);
     if (c->on_exec && st == AVF_OK)
@@ -306,6 +314,11 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
     if (st == AVF_OK)
         st = avf_srv_prio_queue_create((size_t)c->model.queue_capacity,
                                        c->model.priority_levels, &b->queue);
+    /* Two idle output buffers per worker: one being filled while the last
+     * batch's replies are still on the wire. More in flight are allocated
+     * and freed on release. */
+    if (st == AVF_OK)
+        st = avf_srv_hostbuf_pool_create(c->device, 2 * c->model.instance_count, &b->outbufs);
     for (int i = 0; st == AVF_OK && i < c->model.instance_count; i++) {
         worker *w = &b->workers[i];
         w->b = b;
@@ -358,8 +371,6 @@ void avf_srv_batcher_free(avf_srv_batcher *b) {
         for (int k = 0; k < AVF_SRV_MAX_IO; k++) {
             if (w->in[k].p)
                 avf_host_free_pinned(b->cfg.device, w->in[k].p);
-            if (w->out[k].p)
-                avf_host_free_pinned(b->cfg.device, w->out[k].p);
         }
         if (w->stream) {
             avf_pool_release_stream(b->cfg.pool, w->stream);
@@ -367,6 +378,7 @@ void avf_srv_batcher_free(avf_srv_batcher *b) {
         }
     }
     avf_srv_prio_queue_free(b->queue);
+    avf_srv_hostbuf_pool_release(b->outbufs); /* buffers of replies in flight live on */
     for (int o = 0; o < AVF_SRV_MAX_IO; o++)
         free(b->out_names[o]);
     free(b);

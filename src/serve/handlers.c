@@ -218,20 +218,24 @@ void avf_srv_handle_finished(avf_srv_conn *c, avf_srv_reply *out) {
                             r->error);
         return;
     }
-    char *body;
-    size_t len, json_len;
-    avf_status st = avf_srv_encode_infer(r, c->inst->name, c->inst->version, &body, &len,
-                                         &json_len);
+    avf_srv_encoded e;
+    avf_status st = avf_srv_encode_infer_segs(r, c->inst->name, c->inst->version, &e);
     if (st != AVF_OK) {
         reply_status(out, st);
         return;
     }
     memset(out, 0, sizeof *out);
     out->status = 200;
-    out->body = body;
-    out->len = len;
-    if (json_len < len) {
-        out->json_len = json_len;
+    out->body = e.json;
+    out->len = e.json_len;
+    if (e.n_segs) {
+        /* the tensors go out of the batch's output buffer as they are */
+        out->n_segs = e.n_segs;
+        memcpy(out->seg, e.seg, sizeof e.seg);
+        memcpy(out->seg_len, e.seg_len, sizeof e.seg_len);
+        avf_srv_request_ref(r);
+        out->hold = r;
+        out->json_len = e.json_len;
         out->content_type = "application/octet-stream";
     } else {
         out->content_type = "application/json";

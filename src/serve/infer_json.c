@@ -426,12 +426,11 @@ static json_t *tensor_json(const avf_srv_tensor *t, int binary, avf_status *st) 
     return o;
 }
 
-avf_status avf_srv_encode_infer(const avf_srv_request *req, const char *model_name,
-                                const char *version, char **out, size_t *len,
-                                size_t *json_len) {
-    *out = NULL;
+avf_status avf_srv_encode_infer_segs(const avf_srv_request *req, const char *model_name,
+                                     const char *version, avf_srv_encoded *out) {
+    memset(out, 0, sizeof *out);
     const avf_srv_tensor *list[AVF_SRV_MAX_IO];
-    int bin[AVF_SRV_MAX_IO], n = 0, any_bin = 0, any_f64 = 0;
+    int bin[AVF_SRV_MAX_IO], n = 0, any_f64 = 0;
     if (req->n_sel == 0) {
         for (int i = 0; i < req->n_outputs; i++) {
             list[n] = &req->outputs[i];
@@ -453,14 +452,11 @@ avf_status avf_srv_encode_infer(const avf_srv_request *req, const char *model_na
     if (req->has_id)
         json_object_set_new(root, "id", json_string(req->id));
     avf_status st = AVF_OK;
-    size_t bin_bytes = 0;
     for (int i = 0; i < n && st == AVF_OK; i++) {
         json_t *t = tensor_json(list[i], bin[i], &st);
         if (t)
             json_array_append_new(outs, t);
-        any_bin |= bin[i];
         any_f64 |= !bin[i] && list[i]->dtype == AVF_DTYPE_F64;
-        bin_bytes += bin[i] ? list[i]->nbytes : 0;
     }
     /* 9 significant digits round-trip every float; doubles need 17. */
     char *js = st == AVF_OK ? json_dumps(root, JSON_COMPACT | JSON_REAL_PRECISION(any_f64 ? 17 : 9))
@@ -470,27 +466,39 @@ avf_status avf_srv_encode_infer(const avf_srv_request *req, const char *model_na
         return st;
     if (!js)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "encoding the response: out of memory");
-    size_t jl = strlen(js);
-    if (!any_bin) {
-        *out = js;
-        *len = *json_len = jl;
-        return AVF_OK;
-    }
-    char *buf = malloc(jl + bin_bytes + 1);
-    if (!buf) {
-        free(js);
-        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "encoding the response: out of memory");
-    }
-    memcpy(buf, js, jl);
-    free(js);
-    size_t at = jl;
+    out->json = js;
+    out->json_len = out->total = strlen(js);
     for (int i = 0; i < n; i++)
         if (bin[i] && list[i]->nbytes) {
-            memcpy(buf + at, list[i]->data, list[i]->nbytes);
-            at += list[i]->nbytes;
+            out->seg[out->n_segs] = list[i]->data;
+            out->seg_len[out->n_segs++] = list[i]->nbytes;
+            out->total += list[i]->nbytes;
         }
+    return AVF_OK;
+}
+
+avf_status avf_srv_encode_infer(const avf_srv_request *req, const char *model_name,
+                                const char *version, char **out, size_t *len,
+                                size_t *json_len) {
+    *out = NULL;
+    avf_srv_encoded e;
+    AVF_TRY(avf_srv_encode_infer_segs(req, model_name, version, &e));
+    *json_len = e.json_len;
+    *len = e.total;
+    if (e.n_segs == 0) {
+        *out = e.json;
+        return AVF_OK;
+    }
+    char *buf = realloc(e.json, e.total + 1);
+    if (!buf) {
+        free(e.json);
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "encoding the response: out of memory");
+    }
+    size_t at = e.json_len;
+    for (int i = 0; i < e.n_segs; i++) {
+        memcpy(buf + at, e.seg[i], e.seg_len[i]);
+        at += e.seg_len[i];
+    }
     *out = buf;
-    *len = at;
-    *json_len = jl;
     return AVF_OK;
 }

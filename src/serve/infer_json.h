@@ -49,9 +49,25 @@ int avf_srv_datatype_parse(const char *name);
 avf_status avf_srv_parse_infer(const char *body, size_t len, size_t json_len,
                                avf_srv_request *req);
 
-/* Encode a finished request's outputs. *out is malloc'd (free() it).
+/* A response as its JSON header plus the binary tensors it is followed by,
+ * each pointing into the request's outputs (the request must outlive it):
+ * what a server sends as one iovec without copying the tensors. */
+typedef struct avf_srv_encoded {
+    char *json;                      /* malloc'd */
+    size_t json_len;
+    int n_segs;
+    const void *seg[AVF_SRV_MAX_IO];
+    size_t seg_len[AVF_SRV_MAX_IO];
+    size_t total;                    /* json_len + every seg_len */
+} avf_srv_encoded;
+
+/* Encode a finished request's outputs as header + segments.
  * NaN and infinities are written as JSON null (JSON has no such numbers);
- * binary outputs carry them exactly. */
+ * binary outputs carry them exactly. On failure nothing is allocated. */
+avf_status avf_srv_encode_infer_segs(const avf_srv_request *req, const char *model_name,
+                                     const char *version, avf_srv_encoded *out);
+
+/* The same, flattened into one malloc'd body (free() *out). */
 avf_status avf_srv_encode_infer(const avf_srv_request *req, const char *model_name,
                                 const char *version, char **out, size_t *len,
                                 size_t *json_len);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "serve/hostbuf.h"
 
 uint64_t avf_srv_now_ns(void) {
     struct timespec ts;
@@ -36,6 +37,8 @@ void avf_srv_request_unref(avf_srv_request *r) {
     for (int i = 0; i < r->n_outputs; i++)
         if (r->outputs[i].owned)
             free(r->outputs[i].data);
+    for (int i = 0; i < AVF_SRV_MAX_IO; i++)
+        avf_srv_hostbuf_unref(r->outputs[i].hold);
     free(r->body);
     free(r);
 }

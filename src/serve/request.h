@@ -5,7 +5,9 @@
  * reference and the batcher takes one while the request is queued or
  * running; avf_srv_request_unref() frees it at zero. Input data either
  * points into `body` (Triton binary tensors: no copy) or is malloc'd (JSON
- * "data" arrays); outputs are malloc'd by the batcher. Every size in a
+ * "data" arrays); outputs point into the batch's output buffer, which each
+ * request holds a reference on (serve/hostbuf.h), so a reply can send them
+ * without a copy. Every size in a
  * request was bounded by the parser (AVF_SRV_MAX_IO tensors, names under
  * AVF_SRV_NAME_MAX bytes, shapes through avf_shape_numel, data within the
  * body).
@@ -34,6 +36,7 @@ typedef struct avf_srv_tensor {
     void *data;       /* host memory, row-major */
     size_t nbytes;
     int owned;        /* 1: data is malloc'd and freed with the request */
+    struct avf_srv_hostbuf *hold; /* data points into this; unref'd with the request */
 } avf_srv_tensor;
 
 typedef struct avf_srv_output_sel {
@@ -77,7 +80,8 @@ struct avf_srv_request {
 /* A zeroed request with one reference. NULL when out of memory. */
 avf_srv_request *avf_srv_request_new(void);
 void avf_srv_request_ref(avf_srv_request *r);
-/* Drops a reference; frees body, owned inputs and outputs at zero. */
+/* Drops a reference; frees body, owned inputs and outputs (and lets go of
+ * the output buffers it holds) at zero. */
 void avf_srv_request_unref(avf_srv_request *r);
 
 /* Check a parsed request against the model before it is queued: every

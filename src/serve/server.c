@@ -30,8 +30,8 @@ static void conn_free(avf_srv_conn *c) {
     free(c);
 }
 
-/* The reply is built (it owns copies of everything it sends): let go of the
- * model now, not when the connection completes, so a model whose last
+/* The reply is built (it owns what it sends, or a reference on the request
+ * whose output buffer it sends from): let go of the model now, not when the connection completes, so a model whose last
  * answer is on the wire is already idle for eviction. */
 static void conn_release_model(avf_srv_conn *c) {
     if (c->req) {
@@ -44,12 +44,50 @@ static void conn_release_model(avf_srv_conn *c) {
     }
 }
 
+/* What an iovec response frees once libmicrohttpd is done with it. */
+typedef struct iov_owner {
+    char *body;
+    avf_srv_request *hold;
+} iov_owner;
+
+static void iov_owner_free(void *cls) {
+    iov_owner *o = cls;
+    free(o->body);
+    avf_srv_request_unref(o->hold);
+    free(o);
+}
+
+/* Header and tensors as one iovec: the kernel reads the tensors straight
+ * from the batch's output buffer (sendmsg), no copy in user space. */
+static struct MHD_Response *iov_response(avf_srv_reply *r) {
+    iov_owner *o = malloc(sizeof *o);
+    if (!o)
+        return NULL;
+    struct MHD_IoVec iov[AVF_SRV_MAX_IO + 1];
+    unsigned n = 0;
+    iov[n].iov_base = r->body;
+    iov[n++].iov_len = r->len;
+    for (int i = 0; i < r->n_segs; i++) {
+        iov[n].iov_base = r->seg[i];
+        iov[n++].iov_len = r->seg_len[i];
+    }
+    o->body = r->body;
+    o->hold = r->hold;
+    struct MHD_Response *resp = MHD_create_response_from_iovec(iov, n, iov_owner_free, o);
+    if (!resp)
+        free(o);
+    return resp;
+}
+
 static enum MHD_Result send_reply(struct MHD_Connection *conn, avf_srv_reply *r) {
     struct MHD_Response *resp =
-        MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
-                                        r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+        r->n_segs ? iov_response(r)
+                  : MHD_create_response_from_buffer(r->len, r->body ? r->body : (void *)"",
+                                                    r->body ? MHD_RESPMEM_MUST_FREE
+                                                            : MHD_RESPMEM_PERSISTENT);
     if (!resp) {
         free(r->body);
+        avf_srv_request_unref(r->hold);
         return MHD_NO;
     }
     if (r->content_type)
@@ -71,7 +109,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *conn, avf_srv_reply *r)
 }
 
 static enum MHD_Result reply_now(struct MHD_Connection *conn, int status, const char *msg) {
-    avf_srv_reply r;
+    avf_srv_reply r = {0};
     avf_srv_reply_error(&r, status, msg);
     return send_reply(conn, &r);
 }
@@ -142,7 +180,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         return MHD_YES; /* the 413 went out before the body */
     /* the request is whole: from now on a hang-up is seen when we answer */
     avf_srv_reaper_set_busy(s->reaper, conn, 1);
-    avf_srv_reply r;
+    avf_srv_reply r = {0};
     if (c->phase == CONN_FINISHED) {
         if (c->job)
             avf_srv_app_finished(c, &r);

@@ -71,6 +71,13 @@ typedef struct avf_srv_reply {
     const char *content_type;
     int retry_after;             /* seconds, for 429 */
     int auth_challenge;          /* 401: WWW-Authenticate: Bearer */
+    /* Sent after body without a copy (binary output tensors): they point
+     * into hold's outputs, and the response keeps that reference until it
+     * has been sent. len counts body only. */
+    int n_segs;
+    const void *seg[AVF_SRV_MAX_IO];
+    size_t seg_len[AVF_SRV_MAX_IO];
+    avf_srv_request *hold;
 } avf_srv_reply;
 
 /* Route a complete request. Returns 1 when the request went to a batcher

@@ -10,6 +10,7 @@
 #include "test_util.h"
 
 #include "serve/batcher.h"
+#include "serve/hostbuf.h"
 #include "serve/request.h"
 
 typedef struct fake {
@@ -376,10 +377,45 @@ static void test_free_drains(void **state) {
     }
 }
 
+/* A batch's requests answer out of one output buffer (no copy per request),
+ * and their outputs stay valid after the batcher (the model) is gone, as a
+ * reply still being sent needs. */
+static void test_outputs_share_batch_buffer(void **state) {
+    env e;
+    env_start(&e, 8, 2000000, 16, 1);
+    gate(&e, 1);
+    avf_srv_request *first = make_req(8, 2, 100);
+    assert_int_equal(avf_srv_batcher_submit(e.b, first), AVF_OK);
+    wait_in_run(&e);
+    avf_srv_request *r[2] = {make_req(1, 2, 0), make_req(3, 2, 10)};
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(avf_srv_batcher_submit(e.b, r[i]), AVF_OK);
+    gate(&e, 0);
+    wait_done(3);
+    assert_int_equal(r[0]->exec_batch, 4);
+    assert_non_null(r[0]->outputs[0].hold);
+    assert_ptr_equal(r[0]->outputs[0].hold, r[1]->outputs[0].hold);
+    assert_int_equal(r[0]->outputs[0].owned, 0);
+    /* rows laid out back to back: request 1 starts where request 0 ends */
+    assert_ptr_equal((const char *)r[0]->outputs[0].data + r[0]->outputs[0].nbytes,
+                     r[1]->outputs[0].data);
+    assert_ptr_not_equal(first->outputs[0].hold, r[0]->outputs[0].hold);
+    avf_srv_request_unref(first);
+    env_stop(&e); /* the batcher and its buffer pool go first */
+    for (int i = 0; i < 2; i++) {
+        const float *y = r[i]->outputs[0].data;
+        const float *x = r[i]->inputs[0].data;
+        for (int64_t k = 0; k < r[i]->batch * 2; k++)
+            assert_true(y[k] == x[k] + 1.0f);
+        avf_srv_request_unref(r[i]);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bucket),
         cmocka_unit_test(test_concat_pad_split),
+        cmocka_unit_test(test_outputs_share_batch_buffer),
         cmocka_unit_test(test_signatures_apart),
         cmocka_unit_test(test_delay_bounds_wait),
         cmocka_unit_test(test_full_batch_goes_at_once),
