@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "avflow/log.h"
+#include "core/thread_name.h"
 #include "avflow/queue.h"
 #include "core/error.h"
 
@@ -50,6 +51,7 @@ static void avf_threadpool_task_done(avf_threadpool *tp) {
 
 static void *avf_threadpool_worker(void *p) {
     avf_threadpool *tp = p;
+    avf_thread_set_name("avf-pool");
     avf_current_pool = tp;
     for (;;) {
         void *item = NULL;

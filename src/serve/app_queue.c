@@ -7,6 +7,7 @@
 
 #include "avflow/queue.h"
 #include "core/error.h"
+#include "core/thread_name.h"
 #include "serve/app.h"
 #include "serve/infer_json.h"
 #include "serve/obs.h"
@@ -119,6 +120,7 @@ static void finish(avf_srv_app_queue *q, avf_server_job *j) {
 
 static void *worker_main(void *arg) {
     avf_srv_app_queue *q = arg;
+    avf_thread_set_name("avf-app");
     int cap = q->app.max_batch;
     avf_server_job **batch = calloc((size_t)cap, sizeof *batch);
     for (;;) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/thread_name.h"
 #include "serve/hostbuf.h"
 #include "serve/prio_queue.h"
 
@@ -253,6 +254,7 @@ static void *worker_main(void *arg) {
     avf_srv_batcher *b = w->b;
     const avf_srv_model_config *mc = &b->cfg.model;
     avf_srv_request *batch[AVF_SRV_MAX_BATCH];
+    avf_thread_set_name("avf-batch");
     for (;;) {
         avf_srv_request *first = w->carry;
         w->carry = NULL;

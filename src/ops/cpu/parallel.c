@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "avflow/log.h"
+#include "core/thread_name.h"
 
 #define AVF_CPU_MAX_THREADS 64
 #define AVF_CPU_CHUNKS_PER_THREAD 4
@@ -81,6 +82,7 @@ static void finish(const loop_view *l, int64_t ran) {
 
 static void *worker(void *v) {
     int slot = (int)(intptr_t)v; /* 1 .. threads - 1 */
+    avf_thread_set_name("avf-cpu");
     uint32_t seen = 0;
     pthread_mutex_lock(&pool.mu);
     for (;;) {
