@@ -66,9 +66,12 @@ static int check_pool(const avf_graph_node *n, int64_t opset, char *msg, size_t 
 }
 
 static int check_bn(const avf_graph_node *n, int64_t opset, char *msg, size_t cap) {
-    static const int64_t zero[] = {0}, one[] = {1};
-    /* inference only; spatial=0 (per-element statistics, opset < 9) is rare */
-    return check_int(n, "training_mode", zero, 1, msg, cap) ||
+    static const int64_t zero[] = {0}, both[] = {0, 1}, one[] = {1};
+    /* training_mode (opset >= 14) normalizes with batch statistics; the
+     * opset < 14 training outputs and spatial=0 (per-element statistics,
+     * opset < 9) are rare */
+    return check_int(n, "training_mode", opset >= 14 ? both : zero, opset >= 14 ? 2 : 1, msg,
+                     cap) ||
            check_int(n, "spatial", one, 1, msg, cap);
 }
 

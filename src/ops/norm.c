@@ -1,5 +1,5 @@
-/* Shape functions and dispatch of LayerNormalization and (inference)
- * BatchNormalization; kernels in ops/cpu/norm.c and ops/cuda/norm.cu. */
+/* Shape functions and dispatch of LayerNormalization and BatchNormalization
+ * (inference, and training_mode=1 with batch statistics); kernels in ops/cpu/norm.c and ops/cuda/norm.cu. */
 #include <stdio.h>
 #include <string.h>
 
@@ -166,4 +166,54 @@ avf_status avf_op_batchnorm(avf_op_ctx *ctx, const avf_batchnorm_params *p, cons
         return AVF_OK;
     return AVF_DISPATCH(ctx, batchnorm, x->shape[0], x->shape[1], spatial, p->epsilon, x, scale,
                         bias, mean, var, y);
+}
+
+avf_status avf_op_batchnorm_train(avf_op_ctx *ctx, const avf_batchnorm_params *p,
+                                  const avf_tensor *x, const avf_tensor *scale,
+                                  const avf_tensor *bias, const avf_tensor *mean,
+                                  const avf_tensor *var, avf_tensor *y, avf_tensor *run_mean,
+                                  avf_tensor *run_var) {
+    AVF_CHECK_ARG(ctx != NULL && p != NULL);
+    AVF_TRY(avf_op_check_tensor(ctx, x, "BatchNormalization X"));
+    AVF_TRY(avf_op_check_tensor(ctx, scale, "BatchNormalization scale"));
+    AVF_TRY(avf_op_check_tensor(ctx, bias, "BatchNormalization B"));
+    AVF_TRY(avf_op_check_tensor(ctx, mean, "BatchNormalization input_mean"));
+    AVF_TRY(avf_op_check_tensor(ctx, var, "BatchNormalization input_var"));
+    AVF_TRY(avf_op_check_tensor(ctx, y, "BatchNormalization Y"));
+    AVF_TRY(avf_batchnorm_shape(p, x, scale, bias, mean, var));
+    AVF_TRY(avf_op_check_dtype(y, "BatchNormalization Y", &x->dtype, 1));
+    AVF_TRY(avf_op_check_shape(y, "BatchNormalization Y", x->ndim, x->shape));
+    if (!(p->momentum >= 0.0f && p->momentum <= 1.0f))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "BatchNormalization: momentum %g is outside [0, 1]",
+                        (double)p->momentum);
+    const avf_tensor *src[2] = {mean, var};
+    avf_tensor *run[2] = {run_mean, run_var};
+    static const char *const names[2] = {"running_mean", "running_var"};
+    for (int i = 0; i < 2; i++)
+        if (run[i]) {
+            AVF_TRY(avf_op_check_tensor(ctx, run[i], names[i]));
+            AVF_TRY(avf_op_check_dtype(run[i], names[i], &src[i]->dtype, 1));
+            AVF_TRY(avf_op_check_shape(run[i], names[i], 1, src[i]->shape));
+        }
+    int64_t spatial = 1, c = x->shape[1];
+    for (int d = 2; d < x->ndim; d++)
+        spatial *= x->shape[d];
+    if (c == 0)
+        return AVF_OK;
+    if (x->shape[0] == 0 || spatial == 0)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "BatchNormalization: training_mode=1 on an empty "
+                        "batch (no statistics to take)");
+    avf_tensor bmean = {0}, bvar = {0};
+    avf_status st = avf_tensor_alloc(&bmean, ctx->pool, AVF_DTYPE_F32, 1, &c, ctx->stream);
+    if (st == AVF_OK)
+        st = avf_tensor_alloc(&bvar, ctx->pool, AVF_DTYPE_F32, 1, &c, ctx->stream);
+    if (st == AVF_OK)
+        st = AVF_DISPATCH(ctx, batchnorm_stats, x->shape[0], c, spatial, p->momentum, x, mean,
+                          var, &bmean, &bvar, run_mean, run_var);
+    if (st == AVF_OK)
+        st = AVF_DISPATCH(ctx, batchnorm, x->shape[0], c, spatial, p->epsilon, x, scale, bias,
+                          &bmean, &bvar, y);
+    avf_tensor_release(&bmean, ctx->stream);
+    avf_tensor_release(&bvar, ctx->stream);
+    return st;
 }

@@ -4,7 +4,8 @@
  *   ArgMax                   avf_op_argmax          f32, f16, i64 -> i64
  *   Softmax, LogSoftmax      avf_op_softmax         f32, f16
  *   LayerNormalization       avf_op_layernorm       f32, f16 (Mean/InvStdDev f32)
- *   BatchNormalization       avf_op_batchnorm       f32, f16 (inference only)
+ *   BatchNormalization       avf_op_batchnorm       f32, f16 (inference)
+ *                            avf_op_batchnorm_train f32, f16 (training_mode=1)
  *   GlobalAveragePool        avf_op_global_avg_pool f32, f16
  *   CumSum                   avf_op_cumsum          f32, f16, f64, i64, i32
  *   TopK                     avf_op_topk            f32, f16, i64 -> values, i64 indices
@@ -122,6 +123,8 @@ avf_status avf_op_layernorm(avf_op_ctx *ctx, const avf_layernorm_params *p, cons
 
 typedef struct avf_batchnorm_params {
     float epsilon;
+    float momentum; /* training only: running = running * momentum + batch * (1 - momentum) */
+    int training;   /* the node's training_mode (the exec op picks the entry point by it) */
 } avf_batchnorm_params;
 
 /* x: [N, C, ...] (rank >= 2); scale, bias, mean, var: [C], each f32 or x's
@@ -132,6 +135,16 @@ avf_status avf_batchnorm_shape(const avf_batchnorm_params *p, const avf_tensor *
 avf_status avf_op_batchnorm(avf_op_ctx *ctx, const avf_batchnorm_params *p, const avf_tensor *x,
                             const avf_tensor *scale, const avf_tensor *bias,
                             const avf_tensor *mean, const avf_tensor *var, avf_tensor *y);
+/* training_mode=1 (ONNX opset >= 14): y is normalized with the batch's own
+ * statistics (per channel over N and the spatial dims; the variance is the
+ * biased one), and run_mean/run_var (each may be NULL; shape and dtype of
+ * mean/var) get mean * momentum + batch_mean * (1 - momentum), likewise for
+ * var. The batch statistics live in f32 scratch from ctx->pool. */
+avf_status avf_op_batchnorm_train(avf_op_ctx *ctx, const avf_batchnorm_params *p,
+                                  const avf_tensor *x, const avf_tensor *scale,
+                                  const avf_tensor *bias, const avf_tensor *mean,
+                                  const avf_tensor *var, avf_tensor *y, avf_tensor *run_mean,
+                                  avf_tensor *run_var);
 
 /* ---------------------------------------------------------------- GlobalAveragePool */
 

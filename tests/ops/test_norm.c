@@ -1,7 +1,8 @@
 /* Kernel tests: LayerNormalization (with and without bias, Mean and
- * InvStdDev outputs) and inference BatchNormalization (f32 and f16 inputs,
- * parameters in f32 or the input's dtype), CPU vs a double reference and
- * CUDA vs CPU, plus shape-function errors. */
+ * InvStdDev outputs) and BatchNormalization, inference and training mode
+ * (batch statistics, running-stat update) (f32 and f16 inputs, parameters
+ * in f32 or the input's dtype), CPU vs a double reference and CUDA vs CPU,
+ * plus shape-function errors. */
 #include "op_test_util.h"
 
 #include "ops/reduce.h"
@@ -183,7 +184,7 @@ static void test_layernorm_errors(void **s) {
 
 static void *run_bn(avf_op_ctx *ctx, avf_dtype dt, avf_dtype pdt, int nd, const int64_t *shape,
                     const void *xh, void *const *ph) {
-    avf_batchnorm_params p = {1e-3f};
+    avf_batchnorm_params p = {1e-3f, 0.9f, 0};
     avf_tensor x, prm[4], y;
     avf_test_tensor(ctx, &x, dt, nd, shape, xh);
     for (int i = 0; i < 4; i++)
@@ -254,7 +255,7 @@ static void test_batchnorm_cuda(void **s) {
 static void test_batchnorm_errors(void **s) {
     (void)s;
     const int64_t shape[4] = {2, 3, 4, 5}, c4[1] = {4}, c3[1] = {3};
-    avf_batchnorm_params p = {1e-5f};
+    avf_batchnorm_params p = {1e-5f, 0.9f, 0};
     avf_tensor x, good, bad, half;
     avf_test_tensor(&env.cpu_ctx, &x, AVF_DTYPE_F32, 4, shape, NULL);
     avf_test_tensor(&env.cpu_ctx, &good, AVF_DTYPE_F32, 1, c3, NULL);
@@ -276,11 +277,149 @@ static void test_batchnorm_errors(void **s) {
     avf_tensor_release(&half, NULL);
 }
 
+/* training_mode=1: y from the batch's own statistics, running stats updated */
+typedef struct bn_train_out {
+    void *y, *run_mean, *run_var;
+} bn_train_out;
+
+static bn_train_out run_bn_train(avf_op_ctx *ctx, avf_dtype dt, avf_dtype pdt, int nd,
+                                 const int64_t *shape, const void *xh, void *const *ph) {
+    avf_batchnorm_params p = {1e-3f, 0.8f, 1};
+    avf_tensor x, prm[4], y, rm, rv;
+    avf_test_tensor(ctx, &x, dt, nd, shape, xh);
+    for (int i = 0; i < 4; i++)
+        avf_test_tensor(ctx, &prm[i], pdt, 1, shape + 1, ph[i]);
+    avf_test_tensor(ctx, &y, dt, nd, shape, NULL);
+    avf_test_tensor(ctx, &rm, pdt, 1, shape + 1, NULL);
+    avf_test_tensor(ctx, &rv, pdt, 1, shape + 1, NULL);
+    assert_avf_ok(avf_op_batchnorm_train(ctx, &p, &x, &prm[0], &prm[1], &prm[2], &prm[3], &y,
+                                         &rm, &rv));
+    bn_train_out o = {malloc(avf_tensor_nbytes(&y)), malloc(avf_tensor_nbytes(&rm)),
+                      malloc(avf_tensor_nbytes(&rv))};
+    avf_test_read(ctx, &y, o.y);
+    avf_test_read(ctx, &rm, o.run_mean);
+    avf_test_read(ctx, &rv, o.run_var);
+    avf_tensor_release(&x, ctx->stream);
+    avf_tensor_release(&y, ctx->stream);
+    avf_tensor_release(&rm, ctx->stream);
+    avf_tensor_release(&rv, ctx->stream);
+    for (int i = 0; i < 4; i++)
+        avf_tensor_release(&prm[i], ctx->stream);
+    return o;
+}
+
+static void bn_train_cases(avf_dtype dt, avf_dtype pdt, int on_gpu) {
+    static const int64_t shapes[3][4] = {{2, 3, 4, 5}, {4, 3, 1, 1}, {3, 16, 33, 17}};
+    static const int nds[3] = {4, 2, 4};
+    uint64_t seed = 2929 + (uint64_t)dt * 3 + (uint64_t)pdt;
+    for (int c = 0; c < 3; c++) {
+        const int64_t *shape = shapes[c];
+        int64_t n = numel_of(nds[c], shape), ch = shape[1], sp = n / shape[0] / ch;
+        double *xv = malloc((size_t)n * sizeof *xv), *want = malloc((size_t)n * sizeof *want);
+        double pv[4][16], wm[16], wv[16], bm[16] = {0}, bv[16] = {0};
+        void *ph[4];
+        void *xh = rand_buf(dt, n, &seed, -3, 5, 0, xv);
+        static const double lo[4] = {0.5, -1, -1, 0.1}, hi[4] = {1.5, 1, 1, 2};
+        for (int i = 0; i < 4; i++)
+            ph[i] = rand_buf(pdt, ch, &seed, lo[i], hi[i], 0, pv[i]);
+        bn_train_out cpu = run_bn_train(&env.cpu_ctx, dt, pdt, nds[c], shape, xh, ph);
+        if (on_gpu) {
+            bn_train_out gpu = run_bn_train(&env.gpu_ctx, dt, pdt, nds[c], shape, xh, ph);
+            for (int64_t i = 0; i < n; i++)
+                want[i] = get_d(cpu.y, dt, i);
+            assert_rel_err_below(err_of(gpu.y, dt, want, n), tol_of(dt));
+            for (int64_t k = 0; k < ch; k++) {
+                wm[k] = get_d(cpu.run_mean, pdt, k);
+                wv[k] = get_d(cpu.run_var, pdt, k);
+            }
+            assert_rel_err_below(err_of(gpu.run_mean, pdt, wm, ch), tol_of(pdt));
+            assert_rel_err_below(err_of(gpu.run_var, pdt, wv, ch), tol_of(pdt));
+            free(gpu.y);
+            free(gpu.run_mean);
+            free(gpu.run_var);
+        } else {
+            double cnt = (double)(n / ch);
+            for (int64_t i = 0; i < n; i++)
+                bm[(i / sp) % ch] += xv[i] / cnt;
+            for (int64_t i = 0; i < n; i++) {
+                double d = xv[i] - bm[(i / sp) % ch];
+                bv[(i / sp) % ch] += d * d / cnt;
+            }
+            for (int64_t i = 0; i < n; i++) {
+                int64_t k = (i / sp) % ch;
+                want[i] = (xv[i] - bm[k]) / sqrt(bv[k] + (double)1e-3f) * pv[0][k] + pv[1][k];
+            }
+            for (int64_t k = 0; k < ch; k++) {
+                wm[k] = pv[2][k] * (double)0.8f + bm[k] * (1 - (double)0.8f);
+                wv[k] = pv[3][k] * (double)0.8f + bv[k] * (1 - (double)0.8f);
+            }
+            assert_rel_err_below(err_of(cpu.y, dt, want, n), tol_of(dt));
+            assert_rel_err_below(err_of(cpu.run_mean, pdt, wm, ch), tol_of(pdt));
+            assert_rel_err_below(err_of(cpu.run_var, pdt, wv, ch), tol_of(pdt));
+        }
+        free(cpu.y);
+        free(cpu.run_mean);
+        free(cpu.run_var);
+        for (int i = 0; i < 4; i++)
+            free(ph[i]);
+        free(xh);
+        free(xv);
+        free(want);
+    }
+}
+
+static void test_batchnorm_train(void **s) {
+    (void)s;
+    bn_train_cases(AVF_DTYPE_F32, AVF_DTYPE_F32, 0);
+    bn_train_cases(AVF_DTYPE_F16, AVF_DTYPE_F32, 0);
+    bn_train_cases(AVF_DTYPE_F16, AVF_DTYPE_F16, 0);
+}
+
+static void test_batchnorm_train_cuda(void **s) {
+    (void)s;
+    need_gpu();
+    bn_train_cases(AVF_DTYPE_F32, AVF_DTYPE_F32, 1);
+    bn_train_cases(AVF_DTYPE_F16, AVF_DTYPE_F32, 1);
+    bn_train_cases(AVF_DTYPE_F16, AVF_DTYPE_F16, 1);
+}
+
+static void test_batchnorm_train_errors(void **s) {
+    (void)s;
+    const int64_t shape[4] = {2, 3, 4, 5}, empty[4] = {0, 3, 4, 5}, c3[1] = {3}, c4[1] = {4};
+    avf_batchnorm_params p = {1e-5f, 1.5f, 1};
+    avf_tensor x, x0, y, y0, good, bad;
+    avf_test_tensor(&env.cpu_ctx, &x, AVF_DTYPE_F32, 4, shape, NULL);
+    avf_test_tensor(&env.cpu_ctx, &y, AVF_DTYPE_F32, 4, shape, NULL);
+    avf_test_tensor(&env.cpu_ctx, &x0, AVF_DTYPE_F32, 4, empty, NULL);
+    avf_test_tensor(&env.cpu_ctx, &y0, AVF_DTYPE_F32, 4, empty, NULL);
+    avf_test_tensor(&env.cpu_ctx, &good, AVF_DTYPE_F32, 1, c3, NULL);
+    avf_test_tensor(&env.cpu_ctx, &bad, AVF_DTYPE_F32, 1, c4, NULL);
+    memset(good.data, 0, avf_tensor_nbytes(&good));
+    memset(x.data, 0, avf_tensor_nbytes(&x));
+    /* momentum outside [0, 1] */
+    assert_avf_fails(avf_op_batchnorm_train(&env.cpu_ctx, &p, &x, &good, &good, &good, &good, &y,
+                                            NULL, NULL), AVF_ERR_INVALID_ARG);
+    p.momentum = 0.9f;
+    assert_avf_ok(avf_op_batchnorm_train(&env.cpu_ctx, &p, &x, &good, &good, &good, &good, &y,
+                                         NULL, NULL));
+    /* a running-stat output of the wrong shape */
+    assert_avf_fails(avf_op_batchnorm_train(&env.cpu_ctx, &p, &x, &good, &good, &good, &good, &y,
+                                            &bad, NULL), AVF_ERR_INVALID_ARG);
+    /* no statistics of an empty batch */
+    assert_avf_fails(avf_op_batchnorm_train(&env.cpu_ctx, &p, &x0, &good, &good, &good, &good,
+                                            &y0, NULL, NULL), AVF_ERR_INVALID_ARG);
+    avf_tensor *all[6] = {&x, &x0, &y, &y0, &good, &bad};
+    for (int i = 0; i < 6; i++)
+        avf_tensor_release(all[i], NULL);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_layernorm),      cmocka_unit_test(test_layernorm_errors),
         cmocka_unit_test(test_batchnorm),      cmocka_unit_test(test_batchnorm_errors),
+        cmocka_unit_test(test_batchnorm_train), cmocka_unit_test(test_batchnorm_train_errors),
         cmocka_unit_test(test_layernorm_cuda), cmocka_unit_test(test_batchnorm_cuda),
+        cmocka_unit_test(test_batchnorm_train_cuda),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

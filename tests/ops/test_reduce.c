@@ -553,8 +553,13 @@ static void test_exec_other(void **s) {
     avf_tensor_release(&y, NULL);
     avf_tensor_release(&x3, NULL);
     /* rejected attributes */
+    /* training_mode: 1 only, and only from opset 14 (earlier training
+     * outputs are saved statistics, not implemented) */
     xnode_init(&n, "BatchNormalization");
     xnode_int(&n, "training_mode", 1);
+    assert_avf_fails(exec_node(&n, 13, &x, NULL, &y), AVF_ERR_UNSUPPORTED);
+    xnode_init(&n, "BatchNormalization");
+    xnode_int(&n, "training_mode", 2);
     assert_avf_fails(exec_node(&n, 15, &x, NULL, &y), AVF_ERR_UNSUPPORTED);
     xnode_init(&n, "LayerNormalization");
     xnode_int(&n, "stash_type", 10);

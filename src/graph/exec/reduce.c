@@ -243,16 +243,24 @@ static avf_status batchnorm_prepare(const avf_graph_node *n, int64_t opset, void
     avf_batchnorm_params *p = params;
     memset(p, 0, sizeof *p);
     AVF_TRY(avf_exec_attr_float(n, "epsilon", 1e-5f, &p->epsilon));
+    AVF_TRY(avf_exec_attr_float(n, "momentum", 0.9f, &p->momentum));
     int64_t training = 0, spatial = 1;
     AVF_TRY(avf_exec_attr_int(n, "training_mode", 0, &training));
     AVF_TRY(avf_exec_attr_int(n, "spatial", 1, &spatial));
-    if (training != 0)
-        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (BatchNormalization): training_mode=%lld; "
-                        "only inference (training_mode=0) is supported", n->name,
-                        (long long)training);
+    /* training_mode exists from opset 14 (outputs Y, running_mean,
+     * running_var); earlier opsets' training outputs (saved statistics) are
+     * not implemented */
+    if (training != 0 && (training != 1 || opset < 14))
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (BatchNormalization): training_mode=%lld "
+                        "at opset %lld; only 0, or 1 from opset 14, is supported", n->name,
+                        (long long)training, (long long)opset);
     if (spatial != 1)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (BatchNormalization): spatial=%lld; only "
                         "spatial=1 is supported", n->name, (long long)spatial);
+    if (training && !(p->momentum >= 0.0f && p->momentum <= 1.0f))
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "node '%s' (BatchNormalization): momentum %g is "
+                        "outside [0, 1]", n->name, (double)p->momentum);
+    p->training = (int)training;
     return AVF_OK;
 }
 
@@ -263,14 +271,16 @@ static avf_status batchnorm_infer(void *params, avf_exec_call *call) {
     const avf_tensor *x = call->in[0];
     AVF_TRY(avf_batchnorm_shape(params, x, call->in[1], call->in[2], call->in[3], call->in[4]));
     set_out(call->out[0], x->dtype, x->ndim, x->shape);
-    /* Outputs 1..2 (running mean / var) are unchanged statistics in
-     * inference; 3..4 (saved batch statistics) exist only in training. */
+    /* Outputs 1..2: the running mean / var (unchanged statistics in
+     * inference, updated with the batch's in training); 3..4 (saved batch
+     * statistics, opset < 14) are not produced. */
     for (int i = 1; i < call->n_out; i++) {
         if (!call->out[i])
             continue;
         if (i > 2)
             return AVF_FAIL(AVF_ERR_UNSUPPORTED, "node '%s' (BatchNormalization): output %d "
-                            "(saved statistics) exists only in training", call->node->name, i);
+                            "(saved statistics, opset < 14 training) is not supported",
+                            call->node->name, i);
         const avf_tensor *src = call->in[i + 2];
         set_out(call->out[i], src->dtype, src->ndim, src->shape);
     }
@@ -278,7 +288,19 @@ static avf_status batchnorm_infer(void *params, avf_exec_call *call) {
 }
 
 static avf_status batchnorm_run(const void *params, avf_exec_call *call) {
+    const avf_batchnorm_params *p = params;
     const avf_tensor *const *in = call->in;
+    if (p->training) {
+        avf_tensor tmp = {0}, *y = call->out[0];
+        if (!y) /* Y unused: the statistics are still wanted */
+            AVF_TRY(avf_tensor_alloc(&tmp, call->ctx->pool, in[0]->dtype, in[0]->ndim,
+                                     in[0]->shape, call->ctx->stream));
+        avf_status st = avf_op_batchnorm_train(call->ctx, p, in[0], in[1], in[2], in[3], in[4],
+                                               y ? y : &tmp, call->n_out > 1 ? call->out[1] : NULL,
+                                               call->n_out > 2 ? call->out[2] : NULL);
+        avf_tensor_release(&tmp, call->ctx->stream);
+        return st;
+    }
     if (call->out[0])
         AVF_TRY(avf_op_batchnorm(call->ctx, params, in[0], in[1], in[2], in[3], in[4],
                                  call->out[0]));

@@ -28,6 +28,10 @@ static int affine_of(const avf_pass *p, const avf_graph_node *r, int y, int64_t 
     if (strcmp(r->op_type, "BatchNormalization") == 0) {
         if (r->n_inputs != 5 || r->inputs[0] != y)
             return 0;
+        /* training mode normalizes with the batch's statistics, not constants */
+        const avf_graph_attr *tm = avf_graph_node_attr(r, "training_mode");
+        if (tm && tm->type == AVF_ATTR_INT && tm->i != 0)
+            return 0;
         for (int o = 1; o < r->n_outputs; o++)
             if (r->outputs[o] >= 0 && (p->uses[r->outputs[o]] || p->pinned[r->outputs[o]]))
                 return 0;

@@ -1,5 +1,6 @@
-/* CPU kernels: LayerNormalization (over trailing rows) and inference
- * BatchNormalization (per channel of [batch, c, spatial]). */
+/* CPU kernels: LayerNormalization (over trailing rows), BatchNormalization
+ * (per channel of [batch, c, spatial]) and its training-mode batch
+ * statistics. */
 #include <math.h>
 
 #include "core/error.h"
@@ -66,6 +67,37 @@ avf_status avf_cpu_batchnorm(avf_op_ctx *ctx, int64_t batch, int64_t c, int64_t 
                                (avf_cpu_ld(x->data, x->dtype, base + s) - mu) * a + b);
             }
         }
+    }
+    return AVF_OK;
+}
+
+avf_status avf_cpu_batchnorm_stats(avf_op_ctx *ctx, int64_t batch, int64_t c, int64_t spatial,
+                                   float momentum, const avf_tensor *x, const avf_tensor *mean,
+                                   const avf_tensor *var, avf_tensor *bmean, avf_tensor *bvar,
+                                   avf_tensor *run_mean, avf_tensor *run_var) {
+    (void)ctx;
+    double cnt = (double)batch * (double)spatial;
+    for (int64_t ch = 0; ch < c; ch++) {
+        /* two passes (mean, then centred squares): no cancellation */
+        double mu = 0.0, sq = 0.0;
+        for (int64_t n = 0; n < batch; n++)
+            for (int64_t s = 0; s < spatial; s++)
+                mu += avf_cpu_ld(x->data, x->dtype, (n * c + ch) * spatial + s);
+        mu /= cnt;
+        for (int64_t n = 0; n < batch; n++)
+            for (int64_t s = 0; s < spatial; s++) {
+                double d = avf_cpu_ld(x->data, x->dtype, (n * c + ch) * spatial + s) - mu;
+                sq += d * d;
+            }
+        double v = sq / cnt, m = (double)momentum;
+        ((float *)bmean->data)[ch] = (float)mu;
+        ((float *)bvar->data)[ch] = (float)v;
+        if (run_mean)
+            avf_cpu_st(run_mean->data, mean->dtype, ch,
+                       avf_cpu_ld(mean->data, mean->dtype, ch) * m + mu * (1.0 - m));
+        if (run_var)
+            avf_cpu_st(run_var->data, var->dtype, ch,
+                       avf_cpu_ld(var->data, var->dtype, ch) * m + v * (1.0 - m));
     }
     return AVF_OK;
 }

@@ -55,6 +55,13 @@ avf_status avf_cpu_batchnorm(avf_op_ctx *ctx, int64_t batch, int64_t c, int64_t 
                              float eps, const avf_tensor *x, const avf_tensor *scale,
                              const avf_tensor *bias, const avf_tensor *mean,
                              const avf_tensor *var, avf_tensor *y);
+/* Batch statistics of x as [batch, c, spatial] into f32 [c] bmean/bvar
+ * (biased variance); run_mean/run_var (may be NULL, dtype of mean/var) =
+ * mean/var * momentum + batch statistic * (1 - momentum). */
+avf_status avf_cpu_batchnorm_stats(avf_op_ctx *ctx, int64_t batch, int64_t c, int64_t spatial,
+                                 float momentum, const avf_tensor *x, const avf_tensor *mean,
+                                 const avf_tensor *var, avf_tensor *bmean, avf_tensor *bvar,
+                                 avf_tensor *run_mean, avf_tensor *run_var);
 avf_status avf_cpu_cumsum(avf_op_ctx *ctx, int64_t outer, int64_t n, int64_t inner,
                           int exclusive, int reverse, const avf_tensor *x, avf_tensor *y);
 avf_status avf_cpu_topk(avf_op_ctx *ctx, int64_t outer, int64_t n, int64_t inner, int64_t k,

@@ -1,6 +1,7 @@
 /* CUDA kernels: LayerNormalization (TPR threads per row: mean, then the
- * centred variance, then the write, all in f32) and inference
- * BatchNormalization (elementwise with per-channel parameters). */
+ * centred variance, then the write, all in f32), BatchNormalization
+ * (elementwise with per-channel parameters) and its training-mode batch
+ * statistics (one block per channel). */
 #include "core/error.h"
 #include "ops/cuda/reduce_cuda.h"
 #include "ops/cuda/reduce_dev_cuda.h"
@@ -87,6 +88,48 @@ __global__ void batchnorm_kernel(const T *__restrict__ x, T *__restrict__ y, con
     }
 }
 
+/* One block per channel (grid-stride over channels): the mean, then the
+ * centred squares (two passes, no cancellation), in f32 as LayerNorm does.
+ * mean/var (and run_*) hold f32 or f16 (is_half bit 0: mean, bit 1: var). */
+template <typename T>
+__global__ void bn_stats_kernel(const T *__restrict__ x, const void *mean, const void *var,
+                                int is_half, float *__restrict__ bmean, float *__restrict__ bvar,
+                                void *run_mean, void *run_var, long long batch, long long c,
+                                long long spatial, float momentum) {
+    __shared__ float shm[kWarps];
+    const long long cnt = batch * spatial;
+    for (long long ch = blockIdx.x; ch < c; ch += gridDim.x) {
+        float sum = 0.0f;
+        for (long long e = threadIdx.x; e < cnt; e += blockDim.x)
+            sum += to_f(x[((e / spatial) * c + ch) * spatial + e % spatial]);
+        float mu = group_reduce<kBlock>(sum, op_add(), shm) / (float)cnt;
+        float sq = 0.0f;
+        for (long long e = threadIdx.x; e < cnt; e += blockDim.x) {
+            float d = to_f(x[((e / spatial) * c + ch) * spatial + e % spatial]) - mu;
+            sq += d * d;
+        }
+        float v = group_reduce<kBlock>(sq, op_add(), shm) / (float)cnt;
+        if (threadIdx.x == 0) {
+            bmean[ch] = mu;
+            bvar[ch] = v;
+            float rm = load_any(mean, is_half & 1, ch) * momentum + mu * (1.0f - momentum);
+            float rv = load_any(var, (is_half >> 1) & 1, ch) * momentum + v * (1.0f - momentum);
+            if (run_mean) {
+                if (is_half & 1)
+                    ((__half *)run_mean)[ch] = __float2half(rm);
+                else
+                    ((float *)run_mean)[ch] = rm;
+            }
+            if (run_var) {
+                if ((is_half >> 1) & 1)
+                    ((__half *)run_var)[ch] = __float2half(rv);
+                else
+                    ((float *)run_var)[ch] = rv;
+            }
+        }
+    }
+}
+
 } // namespace
 
 extern "C" avf_status avf_cuda_layernorm(avf_op_ctx *ctx, int64_t rows, int64_t n, float eps,
@@ -129,6 +172,38 @@ extern "C" avf_status avf_cuda_batchnorm(avf_op_ctx *ctx, int64_t batch, int64_t
                                                          (__half *)y->data, scale->data, bias->data,
                                                          mean->data, var->data, is_half, total, c,
                                                          spatial, eps);
+        break;
+    default:
+        return AVF_FAIL(AVF_ERR_UNSUPPORTED, "BatchNormalization (CUDA): dtype %s",
+                        avf_dtype_name(x->dtype));
+    }
+    AVF_CUDA_TRY(cudaGetLastError());
+    return AVF_OK;
+}
+
+extern "C" avf_status avf_cuda_batchnorm_stats(avf_op_ctx *ctx, int64_t batch, int64_t c,
+                                               int64_t spatial, float momentum,
+                                               const avf_tensor *x, const avf_tensor *mean,
+                                               const avf_tensor *var, avf_tensor *bmean,
+                                               avf_tensor *bvar, avf_tensor *run_mean,
+                                               avf_tensor *run_var) {
+    if (c == 0)
+        return AVF_OK;
+    int is_half = (mean->dtype == AVF_DTYPE_F16) | (var->dtype == AVF_DTYPE_F16) << 1;
+    cudaStream_t s = stream_of(ctx);
+    unsigned grid = grid_for(c, 1);
+    float *bm = (float *)bmean->data, *bv = (float *)bvar->data;
+    void *rm = run_mean ? run_mean->data : NULL, *rv = run_var ? run_var->data : NULL;
+    switch (x->dtype) {
+    case AVF_DTYPE_F32:
+        bn_stats_kernel<float><<<grid, kBlock, 0, s>>>((const float *)x->data, mean->data,
+                                                       var->data, is_half, bm, bv, rm, rv, batch,
+                                                       c, spatial, momentum);
+        break;
+    case AVF_DTYPE_F16:
+        bn_stats_kernel<__half><<<grid, kBlock, 0, s>>>((const __half *)x->data, mean->data,
+                                                        var->data, is_half, bm, bv, rm, rv, batch,
+                                                        c, spatial, momentum);
         break;
     default:
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "BatchNormalization (CUDA): dtype %s",
