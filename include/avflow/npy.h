@@ -4,7 +4,7 @@
  * Supported: format versions 1.0, 2.0 and 3.0; little-endian (or
  * byte-order-free) data in C order of the dtypes avf_tensor has:
  *   f32 '<f4', f16 '<f2', f64 '<f8', i64 '<i8', i32 '<i4', i16 '<i2',
- *   i8 '|i1', u8 '|u1', bool '|b1', and bf16 as 'bfloat16' (the name the
+ *   i8 '|i1', u8 '|u1', u16 '<u2', u32 '<u4', u64 '<u8', bool '|b1', and bf16 as 'bfloat16' (the name the
  *   ml_dtypes package registers with NumPy).
  * Rejected with a status: fortran_order True (AVF_ERR_UNSUPPORTED),
  * big-endian data or other dtypes (AVF_ERR_UNSUPPORTED), malformed or

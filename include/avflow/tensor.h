@@ -36,12 +36,19 @@ typedef enum avf_dtype {
     AVF_DTYPE_I8,
     AVF_DTYPE_U8,
     AVF_DTYPE_BOOL,
+    /* the wider unsigned integers, appended so the values above stay put;
+     * they compute in Cast, the binary arithmetic/comparison ops, Max/Min
+     * and Pow (exponent or base), and move through every data op */
+    AVF_DTYPE_U16,
+    AVF_DTYPE_U32,
+    AVF_DTYPE_U64,
     AVF_DTYPE_COUNT
 } avf_dtype;
 
 /* Bytes per element (0 for an invalid dtype). */
 size_t avf_dtype_size(avf_dtype dt);
-/* "f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool";
+/* "f32", "f16", "bf16", "f64", "i64", "i32", "i16", "i8", "u8", "bool",
+ * "u16", "u32", "u64";
  * "invalid" otherwise. */
 const char *avf_dtype_name(avf_dtype dt);
 /* Parse a name as above; -1 if unknown. */

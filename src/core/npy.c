@@ -26,6 +26,8 @@ static const struct {
     {AVF_DTYPE_I32, "<i4", "=i4"},  {AVF_DTYPE_I16, "<i2", "=i2"},
     {AVF_DTYPE_I8, "|i1", "<i1"},   {AVF_DTYPE_U8, "|u1", "<u1"},
     {AVF_DTYPE_BOOL, "|b1", "<b1"}, {AVF_DTYPE_BF16, "bfloat16", "<bfloat16"},
+    {AVF_DTYPE_U16, "<u2", "=u2"},  {AVF_DTYPE_U32, "<u4", "=u4"},
+    {AVF_DTYPE_U64, "<u8", "=u8"},
 };
 
 /* ------------------------------------------------------------ header */

@@ -21,7 +21,8 @@ static const struct {
     [AVF_DTYPE_F32] = {"f32", 4}, [AVF_DTYPE_F16] = {"f16", 2}, [AVF_DTYPE_BF16] = {"bf16", 2},
     [AVF_DTYPE_F64] = {"f64", 8}, [AVF_DTYPE_I64] = {"i64", 8}, [AVF_DTYPE_I32] = {"i32", 4},
     [AVF_DTYPE_I16] = {"i16", 2}, [AVF_DTYPE_I8] = {"i8", 1},   [AVF_DTYPE_U8] = {"u8", 1},
-    [AVF_DTYPE_BOOL] = {"bool", 1},
+    [AVF_DTYPE_BOOL] = {"bool", 1}, [AVF_DTYPE_U16] = {"u16", 2}, [AVF_DTYPE_U32] = {"u32", 4},
+    [AVF_DTYPE_U64] = {"u64", 8},
 };
 
 /* The enum's underlying type is implementation-defined (it may be unsigned),

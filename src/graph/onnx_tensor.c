@@ -30,6 +30,9 @@ int avf_onnx_dtype(int32_t t) {
     case ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT16: return AVF_DTYPE_F16;
     case ONNX__TENSOR_PROTO__DATA_TYPE__DOUBLE: return AVF_DTYPE_F64;
     case ONNX__TENSOR_PROTO__DATA_TYPE__BFLOAT16: return AVF_DTYPE_BF16;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT16: return AVF_DTYPE_U16;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT32: return AVF_DTYPE_U32;
+    case ONNX__TENSOR_PROTO__DATA_TYPE__UINT64: return AVF_DTYPE_U64;
     default: return -1;
     }
 }
@@ -186,6 +189,9 @@ static avf_status check_typed(const Onnx__TensorProto *tp, avf_dtype dt, int64_t
     case AVF_DTYPE_F32: return check_count(tp->n_float_data, numel, "float_data", what);
     case AVF_DTYPE_F64: return check_count(tp->n_double_data, numel, "double_data", what);
     case AVF_DTYPE_I64: return check_count(tp->n_int64_data, numel, "int64_data", what);
+    /* onnx.proto: uint32 and uint64 live in uint64_data, uint16 in int32_data */
+    case AVF_DTYPE_U32:
+    case AVF_DTYPE_U64: return check_count(tp->n_uint64_data, numel, "uint64_data", what);
     default: return check_count(tp->n_int32_data, numel, "int32_data", what);
     }
 }
@@ -198,6 +204,11 @@ static avf_status copy_typed(Onnx__TensorProto *tp, avf_dtype dt, int64_t numel,
     case AVF_DTYPE_F32: memcpy(dst, tp->float_data, n * 4); return AVF_OK;
     case AVF_DTYPE_F64: memcpy(dst, tp->double_data, n * 8); return AVF_OK;
     case AVF_DTYPE_I64: memcpy(dst, tp->int64_data, n * 8); return AVF_OK;
+    case AVF_DTYPE_U64: memcpy(dst, tp->uint64_data, n * 8); return AVF_OK;
+    case AVF_DTYPE_U32:
+        for (size_t i = 0; i < n; i++)
+            ((uint32_t *)dst)[i] = (uint32_t)tp->uint64_data[i];
+        return AVF_OK;
     default: break;
     }
     /* Narrow types live in int32_data; f16/bf16 as their bit patterns. The
@@ -211,6 +222,7 @@ static avf_status copy_typed(Onnx__TensorProto *tp, avf_dtype dt, int64_t numel,
         case AVF_DTYPE_BF16: ((uint16_t *)dst)[i] = (uint16_t)v; break;
         case AVF_DTYPE_I8: ((int8_t *)dst)[i] = (int8_t)v; break;
         case AVF_DTYPE_U8: ((uint8_t *)dst)[i] = (uint8_t)v; break;
+        case AVF_DTYPE_U16: ((uint16_t *)dst)[i] = (uint16_t)v; break;
         case AVF_DTYPE_BOOL: ((uint8_t *)dst)[i] = v != 0; break;
         default: return AVF_FAIL(AVF_ERR_INTERNAL, "tensor '%s': unhandled dtype", what);
         }
@@ -229,7 +241,7 @@ avf_status avf_onnx_tensor(Onnx__TensorProto *tp, const avf_onnx_options *opts,
     if (dt < 0)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED,
                         "tensor '%s': data type %s (%d) is not supported (avflow has f32, f16, "
-                        "bf16, f64, i64, i32, i16, i8, u8, bool)",
+                        "bf16, f64, i64, i32, i16, i8, u8, u16, u32, u64, bool)",
                         what, avf_onnx_dtype_name(onnx_type), (int)onnx_type);
     if (tp->segment)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "tensor '%s': segmented tensors are not supported",

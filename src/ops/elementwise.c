@@ -17,7 +17,10 @@ static int is_float(avf_dtype d) {
 }
 static int is_int(avf_dtype d) {
     return d == AVF_DTYPE_I64 || d == AVF_DTYPE_I32 || d == AVF_DTYPE_I16 || d == AVF_DTYPE_I8 ||
-           d == AVF_DTYPE_U8;
+           d == AVF_DTYPE_U8 || d == AVF_DTYPE_U16 || d == AVF_DTYPE_U32 || d == AVF_DTYPE_U64;
+}
+static int is_unsigned(avf_dtype d) {
+    return d == AVF_DTYPE_U8 || d == AVF_DTYPE_U16 || d == AVF_DTYPE_U32 || d == AVF_DTYPE_U64;
 }
 /* What the CUDA kernels are instantiated for: unary float math in f32
  * registers for f32/f16/bf16; binary ops also for f64 (in double); integer
@@ -36,7 +39,7 @@ static int unary_takes(avf_unary_op op, avf_dtype d, int cuda) {
     case AVF_UNARY_CLIP:
         return fl || in;
     case AVF_UNARY_NEG:
-        return fl || (in && d != AVF_DTYPE_U8);
+        return fl || (in && !is_unsigned(d));
     case AVF_UNARY_NOT:
         return d == AVF_DTYPE_BOOL;
     case AVF_UNARY_IDENTITY:

@@ -253,6 +253,9 @@ static double elem(const avf_tensor *t, int64_t i) {
     case AVF_DTYPE_I8: return ((const int8_t *)d)[i];
     case AVF_DTYPE_U8:
     case AVF_DTYPE_BOOL: return ((const uint8_t *)d)[i];
+    case AVF_DTYPE_U16: return ((const uint16_t *)d)[i];
+    case AVF_DTYPE_U32: return ((const uint32_t *)d)[i];
+    case AVF_DTYPE_U64: return (double)((const uint64_t *)d)[i];
     default: return NAN;
     }
 }
@@ -286,7 +289,8 @@ static int compare(const char *what, const avf_tensor *got, const avf_tensor *wa
                 ok = x == y;
             else
                 ok = fabs(x - y) <= atol + rtol * fabs(y);
-        } else if (want->dtype == AVF_DTYPE_I64) {
+        } else if (want->dtype == AVF_DTYPE_I64 || want->dtype == AVF_DTYPE_U64) {
+            /* 64-bit integers exactly: a double would round them */
             ok = ((const int64_t *)got->data)[i] == ((const int64_t *)want->data)[i];
         } else {
             ok = x == y;

@@ -91,7 +91,7 @@ static void check_unary(const avf_unary_params *p, avf_dtype d, int nd, const in
     double lo, hi;
     unary_range(p->op, &lo, &hi);
     if (!ew_is_float(d) && d != AVF_DTYPE_BOOL)
-        lo = d == AVF_DTYPE_U8 ? 0 : -50, hi = 50;
+        lo = ew_is_unsigned(d) ? 0 : -50, hi = 50;
     void *in = ew_rand(d, n, &seed, lo, hi);
     avf_tensor x, y;
     ew_tensor(&env.cpu_ctx, &x, d, nd, s, in);
@@ -142,8 +142,8 @@ static const int64_t sh_3d[] = {3, 4, 5}, sh_empty[] = {0, 3}, sh_big[] = {4133}
 static void unary_all(int gpu) {
     static const avf_dtype fdt[] = {AVF_DTYPE_F32, AVF_DTYPE_F16, AVF_DTYPE_BF16, AVF_DTYPE_F64};
     static const avf_dtype idt[] = {AVF_DTYPE_I64, AVF_DTYPE_I32, AVF_DTYPE_I16, AVF_DTYPE_I8,
-                                    AVF_DTYPE_U8};
-    int nf = gpu ? 3 : 4, ni = 5; /* integer ops: every integer dtype on both devices */
+                                    AVF_DTYPE_U8,  AVF_DTYPE_U16, AVF_DTYPE_U32, AVF_DTYPE_U64};
+    int nf = gpu ? 3 : 4, ni = 8; /* integer ops: every integer dtype on both devices */
     uint64_t seed = 0x1234;
     for (int op = 0; op < AVF_UNARY_COUNT; op++) {
         avf_unary_params p;
@@ -169,9 +169,12 @@ static void unary_all(int gpu) {
             op != AVF_UNARY_NEG && op != AVF_UNARY_IDENTITY)
             continue;
         for (int k = 0; k < ni; k++) {
-            if (op == AVF_UNARY_NEG && idt[k] == AVF_DTYPE_U8)
+            if (op == AVF_UNARY_NEG && ew_is_unsigned(idt[k]))
                 continue;
             if (op == AVF_UNARY_CLIP) { /* integer bounds come from imin/imax */
+                /* an unsigned dtype's bounds are its own values (u64's are
+                 * compared unsigned) */
+                p.imin = ew_is_unsigned(idt[k]) ? 2 : -7;
                 p.fmin = (double)p.imin;
                 p.fmax = (double)p.imax;
             }
@@ -227,7 +230,7 @@ static const shape_pair pairs[] = {
 
 static void operand_range(avf_binary_op op, avf_dtype d, int which, double *lo, double *hi) {
     int fl = ew_is_float(d);
-    *lo = fl ? -4 : (d == AVF_DTYPE_U8 ? 0 : -20);
+    *lo = fl ? -4 : (ew_is_unsigned(d) ? 0 : -20);
     *hi = fl ? 4 : 20;
     if (op == AVF_BINARY_POW && which == 0)
         *lo = fl ? 0.25 : -5, *hi = fl ? 3 : 5;
@@ -329,8 +332,9 @@ static void binary_all(int gpu) {
     /* every numeric dtype on both devices (CUDA: f64 in double, small ints) */
     static const avf_dtype dts[] = {AVF_DTYPE_F32, AVF_DTYPE_F16, AVF_DTYPE_BF16,
                                     AVF_DTYPE_F64, AVF_DTYPE_I64, AVF_DTYPE_I32,
-                                    AVF_DTYPE_I16, AVF_DTYPE_I8,  AVF_DTYPE_U8};
-    int ndt = 9;
+                                    AVF_DTYPE_I16, AVF_DTYPE_I8,  AVF_DTYPE_U8,
+                                    AVF_DTYPE_U16, AVF_DTYPE_U32, AVF_DTYPE_U64};
+    int ndt = 12;
     uint64_t seed = 0xbeef;
     for (int op = 0; op < AVF_BINARY_COUNT; op++) {
         if (op == AVF_BINARY_POW || op == AVF_BINARY_AND || op == AVF_BINARY_OR)
@@ -348,8 +352,8 @@ static void binary_all(int gpu) {
     /* Pow: float and integer bases with float or integer exponents, on both
      * devices (ONNX's Pow tests mix them: int32 ** float32, int64 ** int64) */
     static const avf_dtype pb[] = {AVF_DTYPE_F32, AVF_DTYPE_F16, AVF_DTYPE_I64, AVF_DTYPE_I32,
-                                   AVF_DTYPE_F64};
-    for (int k = 0; k < 5; k++)
+                                   AVF_DTYPE_F64, AVF_DTYPE_U32, AVF_DTYPE_U64};
+    for (int k = 0; k < 7; k++)
         for (size_t s = 0; s < N_PAIRS; s++) {
             check_binary(AVF_BINARY_POW, AVF_DTYPE_F32, pb[k], &pairs[s], seed++, gpu, 0);
             check_binary(AVF_BINARY_POW, AVF_DTYPE_F16, pb[k], &pairs[s], seed++, gpu, 0);
@@ -384,6 +388,65 @@ static void test_int_div(void **state) {
     avf_tensor_release(&ta, NULL);
     avf_tensor_release(&tb, NULL);
     avf_tensor_release(&to, NULL);
+}
+
+/* u64 values above 2^63 (negative as int64): ordering, Max/Min, division
+ * and Sub wrap in uint64, Clip compares unsigned, Cast goes by value. */
+static void u64_order(avf_op_ctx *ctx) {
+    const uint64_t big = (1ull << 63) + 5;
+    uint64_t a[4] = {big, 3, UINT64_MAX, 0}, b[4] = {4, 1ull << 63, 1, UINT64_MAX}, o[4];
+    uint8_t ob[4];
+    int64_t s[] = {4};
+    avf_tensor ta, tb, to, tl;
+    ew_tensor(ctx, &ta, AVF_DTYPE_U64, 1, s, a);
+    ew_tensor(ctx, &tb, AVF_DTYPE_U64, 1, s, b);
+    ew_tensor(ctx, &to, AVF_DTYPE_U64, 1, s, NULL);
+    ew_tensor(ctx, &tl, AVF_DTYPE_BOOL, 1, s, NULL);
+    assert_avf_ok(avf_op_binary(ctx, AVF_BINARY_MAX, &ta, &tb, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == big && o[1] == 1ull << 63 && o[2] == UINT64_MAX && o[3] == UINT64_MAX);
+    assert_avf_ok(avf_op_binary(ctx, AVF_BINARY_MIN, &ta, &tb, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == 4 && o[1] == 3 && o[2] == 1 && o[3] == 0);
+    assert_avf_ok(avf_op_binary(ctx, AVF_BINARY_DIV, &ta, &tb, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == big / 4 && o[1] == 0 && o[2] == UINT64_MAX && o[3] == 0);
+    assert_avf_ok(avf_op_binary(ctx, AVF_BINARY_SUB, &tb, &ta, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == 4 - big && o[3] == UINT64_MAX);
+    assert_avf_ok(avf_op_binary(ctx, AVF_BINARY_LESS, &ta, &tb, &tl));
+    avf_test_read(ctx, &tl, ob);
+    assert_true(ob[0] == 0 && ob[1] == 1 && ob[2] == 0 && ob[3] == 1);
+    avf_unary_params p;
+    memset(&p, 0, sizeof p);
+    p.op = AVF_UNARY_CLIP;
+    p.has_min = p.has_max = 1;
+    p.imin = 2;
+    p.imax = (int64_t)(1ull << 63); /* the bound's bits, as the exec op passes them */
+    assert_avf_ok(avf_op_unary(ctx, &p, &ta, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == 1ull << 63 && o[1] == 3 && o[2] == 1ull << 63 && o[3] == 2);
+    /* Cast by value both ways */
+    double d[4], back[4] = {1.5 * 9223372036854775808.0, 3, 1e30, -1};
+    avf_tensor td;
+    ew_tensor(ctx, &td, AVF_DTYPE_F64, 1, s, NULL);
+    assert_avf_ok(avf_op_cast(ctx, AVF_DTYPE_F64, &ta, &td));
+    avf_test_read(ctx, &td, d);
+    assert_true(d[0] == 9223372036854775808.0 && d[1] == 3 && d[2] == 18446744073709551616.0);
+    avf_tensor_release(&td, ctx->stream);
+    ew_tensor(ctx, &td, AVF_DTYPE_F64, 1, s, back);
+    assert_avf_ok(avf_op_cast(ctx, AVF_DTYPE_U64, &td, &to));
+    avf_test_read(ctx, &to, o);
+    assert_true(o[0] == (3ull << 62) && o[1] == 3 && o[2] == UINT64_MAX && o[3] == UINT64_MAX);
+    avf_tensor *all[5] = {&ta, &tb, &to, &tl, &td};
+    for (int i = 0; i < 5; i++)
+        avf_tensor_release(all[i], ctx->stream);
+}
+
+static void test_u64_order(void **state) { u64_order(&env.cpu_ctx); }
+static void test_u64_order_cuda(void **state) {
+    need_gpu();
+    u64_order(&env.gpu_ctx);
 }
 
 /* Max/Min propagate NaN like numpy.maximum. */
@@ -626,7 +689,8 @@ int main(void) {
         cmocka_unit_test(test_unary_cpu),    cmocka_unit_test(test_unary_cuda),
         cmocka_unit_test(test_clip_edges),   cmocka_unit_test(test_binary_cpu),
         cmocka_unit_test(test_binary_cuda),  cmocka_unit_test(test_int_div),
-        cmocka_unit_test(test_max_nan),      cmocka_unit_test(test_variadic_cpu),
+        cmocka_unit_test(test_max_nan),      cmocka_unit_test(test_u64_order),
+        cmocka_unit_test(test_u64_order_cuda),      cmocka_unit_test(test_variadic_cpu),
         cmocka_unit_test(test_variadic_cuda), cmocka_unit_test(test_where_cpu),
         cmocka_unit_test(test_where_cuda),   cmocka_unit_test(test_errors),
     };

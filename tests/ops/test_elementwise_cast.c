@@ -22,7 +22,10 @@ static void source_values(avf_dtype d, double *v) {
     static const double in[NV] = {0, 1, -1, 5, -7, 100, -100, 127, -128, 42, 3, -2};
     static const double u8[NV] = {0, 1, 5, 7, 100, 127, 128, 200, 255, 42, 3, 2};
     static const double bo[NV] = {0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 1};
-    const double *s = ew_is_float(d) ? fl : d == AVF_DTYPE_U8 ? u8 : d == AVF_DTYPE_BOOL ? bo : in;
+    const double *s = ew_is_float(d)         ? fl
+                      : ew_is_unsigned(d)    ? u8
+                      : d == AVF_DTYPE_BOOL ? bo
+                                             : in;
     memcpy(v, s, NV * sizeof *v);
 }
 
@@ -41,6 +44,9 @@ static double expect(avf_dtype to, double v) {
     case AVF_DTYPE_I16: return (int16_t)t;
     case AVF_DTYPE_I8: return (int8_t)t;
     case AVF_DTYPE_U8: return (uint8_t)t;
+    case AVF_DTYPE_U16: return (uint16_t)t;
+    case AVF_DTYPE_U32: return (uint32_t)t;
+    case AVF_DTYPE_U64: return (double)(uint64_t)t;
     default: return (double)t;
     }
 }

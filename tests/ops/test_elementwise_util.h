@@ -7,6 +7,9 @@
 #include "op_test_util.h"
 #include "ops/elementwise.h"
 
+static inline int ew_is_unsigned(avf_dtype d) {
+    return d == AVF_DTYPE_U8 || d == AVF_DTYPE_U16 || d == AVF_DTYPE_U32 || d == AVF_DTYPE_U64;
+}
 static inline int ew_is_float(avf_dtype d) {
     return d == AVF_DTYPE_F32 || d == AVF_DTYPE_F16 || d == AVF_DTYPE_BF16 || d == AVF_DTYPE_F64;
 }
@@ -22,6 +25,9 @@ static inline double ew_get(avf_dtype d, const void *p, int64_t i) {
     case AVF_DTYPE_I16: return ((const int16_t *)p)[i];
     case AVF_DTYPE_I8: return ((const int8_t *)p)[i];
     case AVF_DTYPE_U8: return ((const uint8_t *)p)[i];
+    case AVF_DTYPE_U16: return ((const uint16_t *)p)[i];
+    case AVF_DTYPE_U32: return ((const uint32_t *)p)[i];
+    case AVF_DTYPE_U64: return (double)((const uint64_t *)p)[i];
     case AVF_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
     default: return NAN;
     }
@@ -39,6 +45,10 @@ static inline void ew_set(avf_dtype d, void *p, int64_t i, double v) {
     case AVF_DTYPE_I16: ((int16_t *)p)[i] = (int16_t)v; break;
     case AVF_DTYPE_I8: ((int8_t *)p)[i] = (int8_t)v; break;
     case AVF_DTYPE_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    /* through int64: negative values wrap (a double -> unsigned would be UB) */
+    case AVF_DTYPE_U16: ((uint16_t *)p)[i] = (uint16_t)(int64_t)v; break;
+    case AVF_DTYPE_U32: ((uint32_t *)p)[i] = (uint32_t)(int64_t)v; break;
+    case AVF_DTYPE_U64: ((uint64_t *)p)[i] = (uint64_t)(int64_t)v; break;
     case AVF_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     default: break;
     }
@@ -54,6 +64,9 @@ static inline double ew_wrap(avf_dtype d, double v) {
     case AVF_DTYPE_I16: return (int16_t)t;
     case AVF_DTYPE_I8: return (int8_t)t;
     case AVF_DTYPE_U8: return (uint8_t)t;
+    case AVF_DTYPE_U16: return (uint16_t)t;
+    case AVF_DTYPE_U32: return (uint32_t)t;
+    case AVF_DTYPE_U64: return (double)(uint64_t)t;
     default: return (double)t;
     }
 }

@@ -277,7 +277,13 @@ static void test_initializer_dtypes(void **state) {
         {ONNX__TENSOR_PROTO__DATA_TYPE__INT8, AVF_DTYPE_I8},
         {ONNX__TENSOR_PROTO__DATA_TYPE__UINT8, AVF_DTYPE_U8},
         {ONNX__TENSOR_PROTO__DATA_TYPE__BOOL, AVF_DTYPE_BOOL},
+        {ONNX__TENSOR_PROTO__DATA_TYPE__UINT16, AVF_DTYPE_U16},
+        {ONNX__TENSOR_PROTO__DATA_TYPE__UINT32, AVF_DTYPE_U32},
+        {ONNX__TENSOR_PROTO__DATA_TYPE__UINT64, AVF_DTYPE_U64},
     };
+    const int nt = (int)(sizeof types / sizeof types[0]);
+    /* onnx.proto: uint32/uint64 values live in uint64_data */
+    const uint64_t u64[] = {9, 0xfffffffeu, (1ull << 63) + 1};
     const int64_t d3[] = {3};
     const int32_t i32[] = {1, -2, 3};
     const int64_t i64[] = {5, -6, 7};
@@ -299,6 +305,8 @@ static void test_initializer_dtypes(void **state) {
                 case AVF_DTYPE_F32: t->n_float_data = 3; t->float_data = (float *)f32; break;
                 case AVF_DTYPE_F64: t->n_double_data = 3; t->double_data = (double *)f64; break;
                 case AVF_DTYPE_I64: t->n_int64_data = 3; t->int64_data = (int64_t *)i64; break;
+                case AVF_DTYPE_U32:
+                case AVF_DTYPE_U64: t->n_uint64_data = 3; t->uint64_data = (uint64_t *)u64; break;
                 default: t->n_int32_data = 3; t->int32_data = (int32_t *)i32; break;
                 }
             }
@@ -310,10 +318,10 @@ static void test_initializer_dtypes(void **state) {
     uint8_t *buf = pack(model(g, 13), &len);
     avf_graph *gr = NULL;
     assert_avf_ok(avf_onnx_load_memory(buf, len, NULL, &gr));
-    assert_int_equal(gr->n_inits, 20);
-    for (int i = 0; i < 20; i++) {
+    assert_int_equal(gr->n_inits, 2 * nt);
+    for (int i = 0; i < 2 * nt; i++) {
         const avf_tensor *t = &gr->inits[i];
-        int k = i % 10, typed = i / 10;
+        int k = i % nt, typed = i / nt;
         assert_int_equal(t->dtype, types[k].dt);
         assert_int_equal(t->ndim, 1);
         assert_int_equal(t->shape[0], 3);
@@ -334,6 +342,9 @@ static void test_initializer_dtypes(void **state) {
         case AVF_DTYPE_BOOL: assert_int_equal(p[1], 1); break;
         case AVF_DTYPE_F16:
         case AVF_DTYPE_BF16: assert_int_equal(((const uint16_t *)p)[2], 3); break;
+        case AVF_DTYPE_U16: assert_int_equal(((const uint16_t *)p)[1], 0xfffe); break;
+        case AVF_DTYPE_U32: assert_int_equal(((const uint32_t *)p)[1], 0xfffffffeu); break;
+        case AVF_DTYPE_U64: assert_memory_equal(p, u64, sizeof u64); break;
         default: fail();
         }
     }

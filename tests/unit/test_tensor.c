@@ -14,7 +14,8 @@ static void test_dtype_table(void **state) {
         {AVF_DTYPE_F32, "f32", 4}, {AVF_DTYPE_F16, "f16", 2}, {AVF_DTYPE_BF16, "bf16", 2},
         {AVF_DTYPE_F64, "f64", 8}, {AVF_DTYPE_I64, "i64", 8}, {AVF_DTYPE_I32, "i32", 4},
         {AVF_DTYPE_I16, "i16", 2}, {AVF_DTYPE_I8, "i8", 1},   {AVF_DTYPE_U8, "u8", 1},
-        {AVF_DTYPE_BOOL, "bool", 1},
+        {AVF_DTYPE_BOOL, "bool", 1}, {AVF_DTYPE_U16, "u16", 2}, {AVF_DTYPE_U32, "u32", 4},
+        {AVF_DTYPE_U64, "u64", 8},
     };
     assert_int_equal(sizeof(want) / sizeof(want[0]), AVF_DTYPE_COUNT);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {

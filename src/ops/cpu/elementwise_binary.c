@@ -153,6 +153,35 @@ static avf_status row_int(const ew_row *r, int64_t n, const int64_t *off, int64_
     return AVF_OK;
 }
 
+/* u64 does not fit int64's order: its own row, in uint64 (wrapping). */
+static avf_status row_u64(const ew_row *r, int64_t n, const int64_t *off, int64_t oo) {
+    const uint64_t *a = (const uint64_t *)r->in[0]->data + off[0];
+    const uint64_t *b = (const uint64_t *)r->in[1]->data + off[1];
+    const int64_t sa = r->bc->strides[0][r->bc->ndim - 1];
+    const int64_t sb = r->bc->strides[1][r->bc->ndim - 1];
+    uint64_t *o = (uint64_t *)r->out->data + oo;
+    uint8_t *ob = (uint8_t *)r->out->data + oo;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t x = a[i * sa], y = b[i * sb];
+        switch (r->op) {
+        case AVF_BINARY_ADD: o[i] = x + y; break;
+        case AVF_BINARY_SUB: o[i] = x - y; break;
+        case AVF_BINARY_MUL: o[i] = x * y; break;
+        case AVF_BINARY_DIV: o[i] = y ? x / y : 0; break; /* as int_div: never trap */
+        case AVF_BINARY_MAX: o[i] = x > y ? x : y; break;
+        case AVF_BINARY_MIN: o[i] = x < y ? x : y; break;
+        case AVF_BINARY_EQUAL: ob[i] = x == y; break;
+        case AVF_BINARY_LESS: ob[i] = x < y; break;
+        case AVF_BINARY_LESS_EQUAL: ob[i] = x <= y; break;
+        case AVF_BINARY_GREATER: ob[i] = x > y; break;
+        case AVF_BINARY_GREATER_EQUAL: ob[i] = x >= y; break;
+        default:
+            return AVF_FAIL(AVF_ERR_INTERNAL, "binary: %s on u64", avf_binary_op_name(r->op));
+        }
+    }
+    return AVF_OK;
+}
+
 /* Pow with any numeric base and exponent dtypes: integer power when both are
  * integers, else pow() in double; the result takes the base's dtype. */
 static avf_status row_pow(const ew_row *r, int64_t n, const int64_t *off, int64_t oo) {
@@ -192,6 +221,8 @@ avf_status avf_cpu_binary(avf_binary_op op, const avf_ew_bcast *bc, const avf_te
         r.fn = row_f16;
     else if (a->dtype == AVF_DTYPE_BF16)
         r.fn = row_bf16;
+    else if (a->dtype == AVF_DTYPE_U64)
+        r.fn = row_u64;
     else
         r.fn = row_int;
     return ew_iterate(&r);

@@ -22,5 +22,7 @@ void avf_cpu_ew_store_f(avf_dtype d, void *p, int64_t i, double v);
 void avf_cpu_ew_store_i(avf_dtype d, void *p, int64_t i, int64_t v);
 /* Float -> int64: truncate toward zero, saturate, NaN -> 0. */
 int64_t avf_cpu_ew_f2i(double v);
+/* Float -> u64: as f2i below 2^63, by value up to 2^64, saturating above. */
+uint64_t avf_cpu_ew_f2u64(double v);
 
 #endif /* AVF_OPS_CPU_ELEMENTWISE_CPU_H */

@@ -30,6 +30,16 @@ int64_t avf_cpu_ew_f2i(double v) {
     return (int64_t)v; /* C truncates toward zero */
 }
 
+uint64_t avf_cpu_ew_f2u64(double v) {
+    /* [2^63, 2^64) fits u64 but not i64; above saturates; below 2^63 as
+     * f2i (negative values wrap, as every narrower integer does) */
+    if (v >= 18446744073709551616.0)
+        return UINT64_MAX;
+    if (v >= 9223372036854775808.0)
+        return (uint64_t)v;
+    return (uint64_t)avf_cpu_ew_f2i(v);
+}
+
 int64_t avf_cpu_ew_load_i(avf_dtype d, const void *p, int64_t i) {
     switch (d) {
     case AVF_DTYPE_I64: return ((const int64_t *)p)[i];
@@ -37,6 +47,9 @@ int64_t avf_cpu_ew_load_i(avf_dtype d, const void *p, int64_t i) {
     case AVF_DTYPE_I16: return ((const int16_t *)p)[i];
     case AVF_DTYPE_I8: return ((const int8_t *)p)[i];
     case AVF_DTYPE_U8: return ((const uint8_t *)p)[i];
+    case AVF_DTYPE_U16: return ((const uint16_t *)p)[i];
+    case AVF_DTYPE_U32: return ((const uint32_t *)p)[i];
+    case AVF_DTYPE_U64: return (int64_t)((const uint64_t *)p)[i]; /* the bits; see load_f */
     case AVF_DTYPE_BOOL: return ((const uint8_t *)p)[i] != 0;
     default: return avf_cpu_ew_f2i(avf_cpu_ew_load_f(d, p, i));
     }
@@ -48,6 +61,7 @@ double avf_cpu_ew_load_f(avf_dtype d, const void *p, int64_t i) {
     case AVF_DTYPE_F64: return ((const double *)p)[i];
     case AVF_DTYPE_F16: return avf_f16_to_f32(((const uint16_t *)p)[i]);
     case AVF_DTYPE_BF16: return avf_bf16_to_f32(((const uint16_t *)p)[i]);
+    case AVF_DTYPE_U64: return (double)((const uint64_t *)p)[i];
     default: return (double)avf_cpu_ew_load_i(d, p, i);
     }
 }
@@ -60,6 +74,9 @@ void avf_cpu_ew_store_i(avf_dtype d, void *p, int64_t i, int64_t v) {
     case AVF_DTYPE_I16: ((int16_t *)p)[i] = (int16_t)v; break;
     case AVF_DTYPE_I8: ((int8_t *)p)[i] = (int8_t)v; break;
     case AVF_DTYPE_U8: ((uint8_t *)p)[i] = (uint8_t)v; break;
+    case AVF_DTYPE_U16: ((uint16_t *)p)[i] = (uint16_t)v; break;
+    case AVF_DTYPE_U32: ((uint32_t *)p)[i] = (uint32_t)v; break;
+    case AVF_DTYPE_U64: ((uint64_t *)p)[i] = (uint64_t)v; break;
     case AVF_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break;
     default: avf_cpu_ew_store_f(d, p, i, (double)v); break;
     }
@@ -72,13 +89,16 @@ void avf_cpu_ew_store_f(avf_dtype d, void *p, int64_t i, double v) {
     case AVF_DTYPE_F16: ((uint16_t *)p)[i] = avf_f32_to_f16((float)v); break;
     case AVF_DTYPE_BF16: ((uint16_t *)p)[i] = avf_f32_to_bf16((float)v); break;
     case AVF_DTYPE_BOOL: ((uint8_t *)p)[i] = v != 0; break; /* NaN is true */
+    case AVF_DTYPE_U64: ((uint64_t *)p)[i] = avf_cpu_ew_f2u64(v); break;
     default: avf_cpu_ew_store_i(d, p, i, avf_cpu_ew_f2i(v)); break;
     }
 }
 
 avf_status avf_cpu_cast(const avf_tensor *x, avf_tensor *y) {
     int64_t n = avf_tensor_numel(x);
-    if (avf_cpu_ew_is_float(x->dtype)) {
+    /* u64 above 2^63 reads as a negative int64: to a float it goes by value */
+    if (avf_cpu_ew_is_float(x->dtype) ||
+        (x->dtype == AVF_DTYPE_U64 && avf_cpu_ew_is_float(y->dtype))) {
         for (int64_t i = 0; i < n; i++)
             avf_cpu_ew_store_f(y->dtype, y->data, i, avf_cpu_ew_load_f(x->dtype, x->data, i));
     } else {
@@ -152,11 +172,37 @@ DEFINE_FLOAT_UNARY(unary_f16, uint16_t, float, LD_F16, ST_F16, expf, tanhf, erff
 DEFINE_FLOAT_UNARY(unary_bf16, uint16_t, float, LD_BF16, ST_BF16, expf, tanhf, erff, sqrtf, logf,
                    fabsf)
 
+/* u64 (the bits in int64 would order wrongly): Relu and Abs are copies,
+ * Clip compares unsigned (Neg is refused for unsigned dtypes). */
+static avf_status unary_u64(const avf_unary_params *p, const avf_tensor *x, avf_tensor *y) {
+    int64_t n = avf_tensor_numel(x);
+    const uint64_t *a = (const uint64_t *)x->data;
+    uint64_t *b = (uint64_t *)y->data;
+    uint64_t lo = (uint64_t)p->imin, hi = (uint64_t)p->imax;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t v = a[i];
+        switch (p->op) {
+        case AVF_UNARY_RELU:
+        case AVF_UNARY_ABS: break;
+        case AVF_UNARY_CLIP:
+            v = p->has_min && v < lo ? lo : v;
+            v = p->has_max && v > hi ? hi : v;
+            break;
+        default:
+            return AVF_FAIL(AVF_ERR_INTERNAL, "unary: op %s on u64", avf_unary_op_name(p->op));
+        }
+        b[i] = v;
+    }
+    return AVF_OK;
+}
+
 /* Integer ops in int64 (negation through uint64 so INT64_MIN wraps, not UB),
  * stored back with wrap-around. */
 static avf_status unary_int(const avf_unary_params *p, const avf_tensor *x, avf_tensor *y) {
     int64_t n = avf_tensor_numel(x);
     avf_dtype d = x->dtype;
+    if (d == AVF_DTYPE_U64)
+        return unary_u64(p, x, y);
     for (int64_t i = 0; i < n; i++) {
         int64_t v = avf_cpu_ew_load_i(d, x->data, i), r;
         int64_t neg = (int64_t)(0u - (uint64_t)v);

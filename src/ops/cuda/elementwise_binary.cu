@@ -313,6 +313,12 @@ avf_status bin_pow(avf_op_ctx *ctx, const avf_ew_bcast *bc, const avf_tensor *a,
     case AVF_DTYPE_I8: return launch_bin<AVF_BINARY_POW, TA, signed char, TA>(ctx, bc, a, b, out);
     case AVF_DTYPE_U8:
         return launch_bin<AVF_BINARY_POW, TA, unsigned char, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_U16:
+        return launch_bin<AVF_BINARY_POW, TA, unsigned short, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_U32:
+        return launch_bin<AVF_BINARY_POW, TA, unsigned int, TA>(ctx, bc, a, b, out);
+    case AVF_DTYPE_U64:
+        return launch_bin<AVF_BINARY_POW, TA, unsigned long long, TA>(ctx, bc, a, b, out);
     default:
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "Pow: exponent dtype %s is not supported on CUDA",
                         avf_dtype_name(b->dtype));
@@ -358,6 +364,9 @@ extern "C" avf_status avf_cuda_binary(avf_op_ctx *ctx, avf_binary_op op, const a
         case AVF_DTYPE_I16: return bin_pow<short>(ctx, bc, a, b, out);
         case AVF_DTYPE_I8: return bin_pow<signed char>(ctx, bc, a, b, out);
         case AVF_DTYPE_U8: return bin_pow<unsigned char>(ctx, bc, a, b, out);
+        case AVF_DTYPE_U16: return bin_pow<unsigned short>(ctx, bc, a, b, out);
+        case AVF_DTYPE_U32: return bin_pow<unsigned int>(ctx, bc, a, b, out);
+        case AVF_DTYPE_U64: return bin_pow<unsigned long long>(ctx, bc, a, b, out);
         default: break;
         }
     } else {
@@ -371,6 +380,9 @@ extern "C" avf_status avf_cuda_binary(avf_op_ctx *ctx, avf_binary_op op, const a
         case AVF_DTYPE_I16: return bin_numeric<short>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_I8: return bin_numeric<signed char>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_U8: return bin_numeric<unsigned char>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_U16: return bin_numeric<unsigned short>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_U32: return bin_numeric<unsigned int>(ctx, op, bc, a, b, out);
+        case AVF_DTYPE_U64: return bin_numeric<unsigned long long>(ctx, op, bc, a, b, out);
         case AVF_DTYPE_BOOL: return bin_bool<ewbool>(ctx, op, bc, a, b, out);
         default: break;
         }

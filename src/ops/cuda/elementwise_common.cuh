@@ -74,6 +74,16 @@ __device__ __forceinline__ long long f2i(double d) {
     return (long long)d;
 }
 
+/* Float -> u64 as the CPU's avf_cpu_ew_f2u64: f2i below 2^63, by value up
+ * to 2^64, saturating above. */
+__device__ __forceinline__ unsigned long long f2u64(double d) {
+    if (d >= 18446744073709551616.0)
+        return 0xffffffffffffffffULL;
+    if (d >= 9223372036854775808.0)
+        return (unsigned long long)d;
+    return (unsigned long long)f2i(d);
+}
+
 /* A vector of N elements loaded/stored in one access (16 bytes or less). */
 template <typename T, int N> struct alignas(sizeof(T) * N) vec {
     T v[N];

@@ -63,7 +63,7 @@ template <int OP, typename T> __device__ __forceinline__ T unary_i(T v, const ua
     using U = typename std::make_unsigned<T>::type;
     T neg = (T)(U)((U)0 - (U)v);
     if constexpr (!std::is_signed<T>::value && (OP == AVF_UNARY_RELU || OP == AVF_UNARY_ABS))
-        return v; /* u8: nothing below zero */
+        return v; /* unsigned: nothing below zero */
     else if constexpr (OP == AVF_UNARY_RELU)
         return v < 0 ? (T)0 : v;
     else if constexpr (OP == AVF_UNARY_NEG)
@@ -72,8 +72,13 @@ template <int OP, typename T> __device__ __forceinline__ T unary_i(T v, const ua
         return v < 0 ? neg : v;
     else {
         static_assert(OP == AVF_UNARY_CLIP, "integer unary op");
-        T r = a.has_min && (long long)v < a.ilo ? (T)a.ilo : v;
-        return a.has_max && (long long)r > a.ihi ? (T)a.ihi : r;
+        /* the bounds hold the bounds tensor's bits in int64: u64 compares
+         * unsigned (above 2^63 it would read negative), as the CPU does;
+         * narrower dtypes fit int64 exactly */
+        using W = typename std::conditional<std::is_same<T, unsigned long long>::value,
+                                            unsigned long long, long long>::type;
+        T r = a.has_min && (W)v < (W)a.ilo ? (T)a.ilo : v;
+        return a.has_max && (W)r > (W)a.ihi ? (T)a.ihi : r;
     }
 }
 
@@ -177,6 +182,8 @@ template <typename TO> __device__ __forceinline__ TO from_double(double d) {
         return __float2bfloat16_rn((float)d);
     else if constexpr (std::is_same<TO, ewbool>::value)
         return ewbool{(unsigned char)(d != 0.0)};
+    else if constexpr (std::is_same<TO, unsigned long long>::value)
+        return f2u64(d);
     else
         return (TO)f2i(d); /* narrowing wraps */
 }
@@ -197,6 +204,9 @@ template <typename TI, typename TO> __device__ __forceinline__ TO cast_one(TI v)
         return from_double<TO>((double)traits<TI>::ld(v));
     else if constexpr (std::is_same<TI, ewbool>::value)
         return from_int<TO>(v.v != 0);
+    else if constexpr (std::is_same<TI, unsigned long long>::value && !std::is_integral<TO>::value &&
+                       !std::is_same<TO, ewbool>::value)
+        return from_double<TO>((double)v); /* by value: above 2^63 is not negative */
     else
         return from_int<TO>((long long)v);
 }
@@ -227,6 +237,9 @@ template <typename TI> avf_status cast_from(avf_op_ctx *ctx, const avf_tensor *x
     case AVF_DTYPE_I16: return launch_cast<TI, short>(ctx, x, y);
     case AVF_DTYPE_I8: return launch_cast<TI, signed char>(ctx, x, y);
     case AVF_DTYPE_U8: return launch_cast<TI, unsigned char>(ctx, x, y);
+    case AVF_DTYPE_U16: return launch_cast<TI, unsigned short>(ctx, x, y);
+    case AVF_DTYPE_U32: return launch_cast<TI, unsigned int>(ctx, x, y);
+    case AVF_DTYPE_U64: return launch_cast<TI, unsigned long long>(ctx, x, y);
     case AVF_DTYPE_BOOL: return launch_cast<TI, ewbool>(ctx, x, y);
     default: return AVF_FAIL(AVF_ERR_INVALID_ARG, "Cast: invalid output dtype");
     }
@@ -255,6 +268,9 @@ extern "C" avf_status avf_cuda_unary(avf_op_ctx *ctx, const avf_unary_params *p,
     case AVF_DTYPE_I16: return unary_int<short>(ctx, p->op, x, y, a);
     case AVF_DTYPE_I8: return unary_int<signed char>(ctx, p->op, x, y, a);
     case AVF_DTYPE_U8: return unary_int<unsigned char>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_U16: return unary_int<unsigned short>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_U32: return unary_int<unsigned int>(ctx, p->op, x, y, a);
+    case AVF_DTYPE_U64: return unary_int<unsigned long long>(ctx, p->op, x, y, a);
     case AVF_DTYPE_BOOL:
         if (p->op == AVF_UNARY_NOT)
             return launch_unary<AVF_UNARY_NOT, ewbool>(ctx, x, y, a);
@@ -277,6 +293,9 @@ extern "C" avf_status avf_cuda_cast(avf_op_ctx *ctx, const avf_tensor *x, avf_te
     case AVF_DTYPE_I16: return cast_from<short>(ctx, x, y);
     case AVF_DTYPE_I8: return cast_from<signed char>(ctx, x, y);
     case AVF_DTYPE_U8: return cast_from<unsigned char>(ctx, x, y);
+    case AVF_DTYPE_U16: return cast_from<unsigned short>(ctx, x, y);
+    case AVF_DTYPE_U32: return cast_from<unsigned int>(ctx, x, y);
+    case AVF_DTYPE_U64: return cast_from<unsigned long long>(ctx, x, y);
     case AVF_DTYPE_BOOL: return cast_from<ewbool>(ctx, x, y);
     default: return AVF_FAIL(AVF_ERR_INVALID_ARG, "Cast: invalid input dtype");
     }
