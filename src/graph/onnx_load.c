@@ -36,28 +36,67 @@ static char *dup_str(const char *s) {
 
 #define OOM() AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "onnx: out of memory")
 
+/* " (output of node 'n' (Op))" or " (input of ...)" for the node that makes
+ * or first reads value `name`, so a refusal names the op that needs what is
+ * missing; "" when no node touches it. */
+static void value_site(const Onnx__GraphProto *gp, const char *name, char *buf, size_t cap) {
+    buf[0] = '\0';
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < gp->n_node; i++) {
+            const Onnx__NodeProto *np = gp->node[i];
+            size_t n = pass ? np->n_input : np->n_output;
+            char **names = pass ? np->input : np->output;
+            for (size_t k = 0; k < n; k++)
+                if (strcmp(str_or_empty(names[k]), name) == 0) {
+                    snprintf(buf, cap, " (%s of node '%s' (%s))", pass ? "input" : "output",
+                             str_or_empty(np->name), str_or_empty(np->op_type));
+                    return;
+                }
+        }
+}
+
+static const char *type_kind(int value_case) {
+    switch (value_case) {
+    case ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE: return "sequence";
+    case ONNX__TYPE_PROTO__VALUE_MAP_TYPE: return "map";
+    case ONNX__TYPE_PROTO__VALUE_OPTIONAL_TYPE: return "optional";
+    case ONNX__TYPE_PROTO__VALUE_SPARSE_TENSOR_TYPE: return "sparse tensor";
+    default: return "non-tensor";
+    }
+}
+
 /* Apply a ValueInfoProto's type to a value. Non-tensor types (sequence, map,
- * optional, sparse) are rejected: avflow runs none of the ops that make them. */
-static avf_status apply_type(avf_graph *g, int v, const Onnx__ValueInfoProto *vi) {
+ * optional, sparse) and element types avflow has no dtype for (string,
+ * complex, float8, 4-bit) are refused at load, naming the node. */
+static avf_status apply_type(avf_graph *g, const Onnx__GraphProto *gp, int v,
+                             const Onnx__ValueInfoProto *vi) {
     const char *name = str_or_empty(vi->name);
     const Onnx__TypeProto *tp = vi->type;
+    char site[300];
     if (!tp || tp->value_case == ONNX__TYPE_PROTO__VALUE__NOT_SET)
         return AVF_OK; /* type unknown: left to shape inference */
-    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE)
+    if (tp->value_case != ONNX__TYPE_PROTO__VALUE_TENSOR_TYPE) {
+        value_site(gp, name, site, sizeof site);
         return AVF_FAIL(AVF_ERR_UNSUPPORTED,
-                        "value '%s' in graph '%s': only tensor types are supported "
-                        "(sequence/map/optional/sparse are not)",
-                        name, g->name);
+                        "value '%s' in graph '%s'%s: %s values are not supported (avflow's "
+                        "graphs carry tensors only)",
+                        name, g->name, site, type_kind((int)tp->value_case));
+    }
     const Onnx__TypeProto__Tensor *tt = tp->tensor_type;
     if (!tt)
         return AVF_OK;
     avf_graph_value *val = &g->values[v];
     if (tt->has_elem_type && tt->elem_type != 0) {
         int dt = avf_onnx_dtype(tt->elem_type);
-        if (dt < 0)
+        if (dt < 0) {
+            value_site(gp, name, site, sizeof site);
             return AVF_FAIL(AVF_ERR_UNSUPPORTED,
-                            "value '%s' in graph '%s': data type %s (%d) is not supported", name,
-                            g->name, avf_onnx_dtype_name(tt->elem_type), (int)tt->elem_type);
+                            "value '%s' in graph '%s'%s: data type %s (%d) is not supported "
+                            "(avflow's tensors are numeric: f32, f16, bf16, f64, i64, i32, i16, "
+                            "i8, u8, u16, u32, u64, bool)",
+                            name, g->name, site, avf_onnx_dtype_name(tt->elem_type),
+                            (int)tt->elem_type);
+        }
         val->has_dtype = 1;
         val->dtype = (avf_dtype)dt;
     }
@@ -285,7 +324,7 @@ static avf_status load_graph_into(avf_graph *g, Onnx__GraphProto *gp,
         int v;
         AVF_TRY(avf_graph_add_value(g, name, AVF_VALUE_INPUT, &v));
         inputs[g->n_inputs++] = v;
-        AVF_TRY(apply_type(g, v, gp->input[k]));
+        AVF_TRY(apply_type(g, gp, v, gp->input[k]));
     }
     /* 2. initializers; one that is also listed as an input (IR < 4 lists all
      * of them there) is a constant, not something the caller feeds */
@@ -339,7 +378,7 @@ static avf_status load_graph_into(avf_graph *g, Onnx__GraphProto *gp,
     for (size_t k = 0; k < gp->n_value_info; k++) {
         int v = avf_graph_find_value(g, str_or_empty(gp->value_info[k]->name));
         if (v >= 0 && g->values[v].kind == AVF_VALUE_NODE)
-            AVF_TRY(apply_type(g, v, gp->value_info[k]));
+            AVF_TRY(apply_type(g, gp, v, gp->value_info[k]));
     }
     /* 5. node reads and attributes (subgraphs recurse from here) */
     for (int i = 0; i < g->n_nodes; i++)
@@ -356,7 +395,7 @@ static avf_status load_graph_into(avf_graph *g, Onnx__GraphProto *gp,
                             name);
         g->outputs[g->n_outputs++] = v;
         if (g->values[v].kind == AVF_VALUE_NODE || g->values[v].kind == AVF_VALUE_OUTER)
-            AVF_TRY(apply_type(g, v, gp->output[k]));
+            AVF_TRY(apply_type(g, gp, v, gp->output[k]));
     }
     return avf_graph_sort(g);
 }

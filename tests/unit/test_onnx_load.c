@@ -363,6 +363,33 @@ static void test_initializer_dtypes(void **state) {
     expect_fail(model(g3, 13), AVF_ERR_UNSUPPORTED, (const char *const[]){"names", "string", NULL});
 }
 
+/* Values of types avflow has no tensors for are refused at load, naming the
+ * node that makes or reads them and what is missing. */
+static void test_unsupported_value_types(void **state) {
+    Onnx__GraphProto *g = graph("str");
+    PUSH(g->input, g->n_input, vi("X", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, -1, NULL, NULL));
+    Onnx__NodeProto *n = node(g, "Cast", "to_str", "X", NULL, "S");
+    Onnx__AttributeProto *to = attr(n, "to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    to->has_i = 1;
+    to->i = ONNX__TENSOR_PROTO__DATA_TYPE__STRING;
+    PUSH(g->output, g->n_output, vi("S", ONNX__TENSOR_PROTO__DATA_TYPE__STRING, -1, NULL, NULL));
+    expect_fail(model(g, 13), AVF_ERR_UNSUPPORTED,
+                (const char *const[]){"value 'S'", "output of node 'to_str' (Cast)", "string",
+                                      NULL});
+    Onnx__GraphProto *g2 = graph("seq");
+    Onnx__ValueInfoProto *in = vi("L", ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT, -1, NULL, NULL);
+    Onnx__TypeProto__Sequence *seq = tmem(sizeof *seq);
+    onnx__type_proto__sequence__init(seq);
+    in->type->value_case = ONNX__TYPE_PROTO__VALUE_SEQUENCE_TYPE;
+    in->type->sequence_type = seq;
+    PUSH(g2->input, g2->n_input, in);
+    node(g2, "Identity", "id", "L", NULL, "Y");
+    PUSH(g2->output, g2->n_output, vi("Y", -1, -1, NULL, NULL));
+    expect_fail(model(g2, 13), AVF_ERR_UNSUPPORTED,
+                (const char *const[]){"value 'L'", "input of node 'id' (Identity)", "sequence",
+                                      NULL});
+}
+
 static void test_symbolic_dims(void **state) {
     Onnx__GraphProto *g = graph("sym");
     const int64_t dims[] = {-1, 3, -1};
@@ -820,6 +847,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_tiny_model, teardown),
         cmocka_unit_test_teardown(test_initializer_dtypes, teardown),
+        cmocka_unit_test_teardown(test_unsupported_value_types, teardown),
         cmocka_unit_test_teardown(test_symbolic_dims, teardown),
         cmocka_unit_test_teardown(test_if_subgraphs, teardown),
         cmocka_unit_test_teardown(test_external_data, teardown),
