@@ -20,6 +20,7 @@ static const struct {
     {"FP32", AVF_DTYPE_F32}, {"FP16", AVF_DTYPE_F16},   {"BF16", AVF_DTYPE_BF16},
     {"FP64", AVF_DTYPE_F64}, {"INT64", AVF_DTYPE_I64},  {"INT32", AVF_DTYPE_I32},
     {"INT16", AVF_DTYPE_I16}, {"INT8", AVF_DTYPE_I8},   {"UINT8", AVF_DTYPE_U8},
+    {"UINT16", AVF_DTYPE_U16}, {"UINT32", AVF_DTYPE_U32}, {"UINT64", AVF_DTYPE_U64},
     {"BOOL", AVF_DTYPE_BOOL},
 };
 
@@ -113,6 +114,9 @@ static avf_status put_scalar(fill_ctx *f, json_t *e) {
         case AVF_DTYPE_I16: lo = INT16_MIN; hi = INT16_MAX; break;
         case AVF_DTYPE_I8: lo = INT8_MIN; hi = INT8_MAX; break;
         case AVF_DTYPE_U8: lo = 0; hi = UINT8_MAX; break;
+        case AVF_DTYPE_U16: lo = 0; hi = UINT16_MAX; break;
+        case AVF_DTYPE_U32: lo = 0; hi = UINT32_MAX; break;
+        case AVF_DTYPE_U64: lo = 0; hi = INT64_MAX; break; /* JSON integers are int64 here */
         default: lo = INT64_MIN; hi = INT64_MAX; break;
         }
         if (iv < lo || iv > hi)
@@ -124,12 +128,16 @@ static avf_status put_scalar(fill_ctx *f, json_t *e) {
         int16_t v16 = (int16_t)v;
         int8_t v8 = (int8_t)v;
         uint8_t vu8 = (uint8_t)v;
+        uint16_t vu16 = (uint16_t)v;
+        uint32_t vu32 = (uint32_t)v;
         switch (f->dt) {
         case AVF_DTYPE_I32: memcpy(p, &v32, 4); break;
         case AVF_DTYPE_I16: memcpy(p, &v16, 2); break;
         case AVF_DTYPE_I8: memcpy(p, &v8, 1); break;
         case AVF_DTYPE_U8: memcpy(p, &vu8, 1); break;
-        default: memcpy(p, &v, 8); break;
+        case AVF_DTYPE_U16: memcpy(p, &vu16, 2); break;
+        case AVF_DTYPE_U32: memcpy(p, &vu32, 4); break;
+        default: memcpy(p, &v, 8); break; /* I64, U64 (0 .. INT64_MAX) */
         }
     }
     f->at++;
@@ -377,6 +385,13 @@ static json_t *scalar_json(avf_dtype dt, const char *p) {
     case AVF_DTYPE_I16: { int16_t v; memcpy(&v, p, 2); return json_integer(v); }
     case AVF_DTYPE_I8: return json_integer(*(const int8_t *)p);
     case AVF_DTYPE_U8: return json_integer(*(const uint8_t *)p);
+    case AVF_DTYPE_U16: { uint16_t v; memcpy(&v, p, 2); return json_integer(v); }
+    case AVF_DTYPE_U32: { uint32_t v; memcpy(&v, p, 4); return json_integer(v); }
+    case AVF_DTYPE_U64: { /* tensor_json checked that it fits an int64 */
+        uint64_t v;
+        memcpy(&v, p, 8);
+        return json_integer((json_int_t)v);
+    }
     case AVF_DTYPE_BOOL: return json_boolean(*p != 0);
     default: return NULL;
     }
@@ -411,6 +426,17 @@ static json_t *tensor_json(const avf_srv_tensor *t, int binary, avf_status *st) 
         return NULL;
     }
     size_t es = avf_dtype_size(t->dtype), n = es ? t->nbytes / es : 0;
+    for (size_t i = 0; t->dtype == AVF_DTYPE_U64 && i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const char *)t->data + i * 8, 8);
+        if (v > (uint64_t)INT64_MAX) {
+            json_decref(o);
+            *st = AVF_FAIL(AVF_ERR_INVALID_ARG, "output '%s' holds a UINT64 above 2^63 - 1, "
+                           "which JSON integers here cannot carry: ask for it as binary data",
+                           t->name);
+            return NULL;
+        }
+    }
     json_t *data = json_array();
     for (size_t i = 0; data && i < n; i++)
         if (json_array_append_new(data, scalar_json(t->dtype, (const char *)t->data + i * es))) {

@@ -34,6 +34,9 @@ static void test_datatypes(void **state) {
     assert_string_equal(avf_srv_datatype_name(AVF_DTYPE_BOOL), "BOOL");
     assert_int_equal(avf_srv_datatype_parse("UINT8"), AVF_DTYPE_U8);
     assert_int_equal(avf_srv_datatype_parse("BF16"), AVF_DTYPE_BF16);
+    assert_int_equal(avf_srv_datatype_parse("UINT16"), AVF_DTYPE_U16);
+    assert_int_equal(avf_srv_datatype_parse("UINT32"), AVF_DTYPE_U32);
+    assert_string_equal(avf_srv_datatype_name(AVF_DTYPE_U64), "UINT64");
     assert_int_equal(avf_srv_datatype_parse("BYTES"), -1);
     assert_int_equal(avf_srv_datatype_parse("fp32"), -1);
 }
@@ -97,6 +100,12 @@ static void test_parse_bad(void **state) {
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT8\",\"shape\":[1],\"data\":[128]}]}",
                 AVF_ERR_INVALID_ARG, "out of range");
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT8\",\"shape\":[1],\"data\":[-1]}]}",
+                AVF_ERR_INVALID_ARG, "out of range");
+    expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT16\",\"shape\":[1],\"data\":[65536]}]}",
+                AVF_ERR_INVALID_ARG, "out of range");
+    expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT32\",\"shape\":[1],\"data\":[-1]}]}",
+                AVF_ERR_INVALID_ARG, "out of range");
+    expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"UINT64\",\"shape\":[1],\"data\":[-1]}]}",
                 AVF_ERR_INVALID_ARG, "out of range");
     expect_fail("{\"inputs\":[{\"name\":\"x\",\"datatype\":\"INT32\",\"shape\":[1],\"data\":[1.5]}]}",
                 AVF_ERR_INVALID_ARG, "integer");
@@ -224,10 +233,40 @@ static void test_encode(void **state) {
     assert_non_null(strstr(body, "\"binary_data_size\":16"));
     free(body);
 
+    /* the same as segments: the JSON header, then z's bytes where they are */
+    avf_srv_encoded enc;
+    assert_int_equal(avf_srv_encode_infer_segs(r, "m", "1", &enc), AVF_OK);
+    assert_int_equal(enc.json_len, jl);
+    assert_int_equal(enc.n_segs, 1);
+    assert_ptr_equal(enc.seg[0], r->outputs[1].data); /* no copy */
+    assert_int_equal(enc.seg_len[0], 16);
+    assert_int_equal(enc.total, jl + 16);
+    free(enc.json);
+
     /* asking for an output the model lacks */
     snprintf(r->sel[1].name, sizeof r->sel[1].name, "nope");
     assert_int_equal(avf_srv_encode_infer(r, "m", "1", &body, &len, &jl), AVF_ERR_INVALID_ARG);
     assert_null(body);
+    assert_int_equal(avf_srv_encode_infer_segs(r, "m", "1", &enc), AVF_ERR_INVALID_ARG);
+    assert_null(enc.json);
+    avf_srv_request_unref(r);
+
+    /* UINT64 as JSON up to 2^63 - 1; above, only as binary */
+    r = avf_srv_request_new();
+    uint64_t u[2] = {7, UINT64_C(1) << 63};
+    set_output(&r->outputs[0], "u", AVF_DTYPE_U64, 1, u);
+    r->n_outputs = 1;
+    assert_int_equal(avf_srv_encode_infer(r, "m", "1", &body, &len, &jl), AVF_OK);
+    assert_non_null(strstr(body, "\"datatype\":\"UINT64\""));
+    assert_non_null(strstr(body, "[7]"));
+    free(body);
+    memcpy(r->outputs[0].data, &u[1], 8);
+    assert_int_equal(avf_srv_encode_infer(r, "m", "1", &body, &len, &jl), AVF_ERR_INVALID_ARG);
+    assert_non_null(strstr(avf_last_error(), "binary"));
+    r->binary_default = 1;
+    assert_int_equal(avf_srv_encode_infer(r, "m", "1", &body, &len, &jl), AVF_OK);
+    assert_memory_equal(body + jl, &u[1], 8);
+    free(body);
     avf_srv_request_unref(r);
 
     char *e = avf_srv_error_json("bad \"thing\"");
