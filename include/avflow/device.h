@@ -85,6 +85,10 @@ avf_status avf_device_parse(const char *spec, avf_device **out);
  * avf_device_parse's errors for an entry. *n is 0 on failure. */
 avf_status avf_device_parse_list(const char *spec, avf_device **out, int cap, int *n);
 
+/* 1 when memory of `a` can be used directly by work on `b`: the same device,
+ * or two host devices ("cpu" and the simulated "cpu:N" share host memory). */
+int avf_device_same_memory(const avf_device *a, const avf_device *b);
+
 avf_device_kind avf_device_get_kind(const avf_device *dev);
 int avf_device_get_index(const avf_device *dev);
 /* "cpu" or "cuda:N" */

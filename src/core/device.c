@@ -208,6 +208,10 @@ avf_status avf_device_parse_list(const char *spec, avf_device **out, int cap, in
     return AVF_OK;
 }
 
+int avf_device_same_memory(const avf_device *a, const avf_device *b) {
+    return a == b || (a && b && a->kind == AVF_DEVICE_CPU && b->kind == AVF_DEVICE_CPU);
+}
+
 avf_device_kind avf_device_get_kind(const avf_device *dev) { return dev ? dev->kind : AVF_DEVICE_CPU; }
 int avf_device_get_index(const avf_device *dev) { return dev ? dev->index : -1; }
 const char *avf_device_get_name(const avf_device *dev) { return dev ? dev->name : "(null)"; }
