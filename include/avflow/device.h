@@ -62,8 +62,32 @@ avf_status avf_device_count(avf_device_kind kind, int *count);
 /* Borrowed handle to device `index` of `kind`; AVF_ERR_NOT_FOUND if absent. */
 avf_status avf_device_get(avf_device_kind kind, int index, avf_device **out);
 
-/* Parse "cpu", "cuda", "cuda:N" and return the device. */
+/* Simulated CPU devices: "cpu:1" .. "cpu:7" (see avf_device_parse). */
+#define AVF_DEVICE_MAX_SIM_CPU 8
+/* Longest device list avf_device_parse_list accepts, NUL included. */
+#define AVF_DEVICE_LIST_MAX_CHARS 256
+
+/* Parse "cpu", "cuda", "cuda:N" or "cpu:N" and return the device.
+ * "cpu:0" is "cpu"; "cpu:N" with 1 <= N < AVF_DEVICE_MAX_SIM_CPU is a
+ * simulated device: it runs on the host like "cpu" but is a distinct handle
+ * (its own index N and name "cpu:N", so its own pools, streams and serve
+ * lanes), for testing multi-device code without GPUs. avf_device_count and
+ * avf_device_get know only the real devices. AVF_ERR_INVALID_ARG for a
+ * malformed name, AVF_ERR_NOT_FOUND (or AVF_ERR_UNSUPPORTED without CUDA)
+ * for an absent device. */
 avf_status avf_device_parse(const char *spec, avf_device **out);
+/* Parse a comma-separated device list ("cuda:0,cuda:1", spaces around items
+ * allowed) into out[0..*n), at most `cap` devices; "all" is every CUDA
+ * device found (the first `cap`; none found is AVF_ERR_NOT_FOUND, or
+ * AVF_ERR_UNSUPPORTED without CUDA). Errors name the entry: an empty entry,
+ * a device listed twice (also "cuda" next to "cuda:0"), more than `cap`,
+ * a list of AVF_DEVICE_LIST_MAX_CHARS or more (AVF_ERR_INVALID_ARG), and
+ * avf_device_parse's errors for an entry. *n is 0 on failure. */
+avf_status avf_device_parse_list(const char *spec, avf_device **out, int cap, int *n);
+
+/* 1 when memory of `a` can be used directly by work on `b`: the same device,
+ * or two host devices ("cpu" and the simulated "cpu:N" share host memory). */
+int avf_device_same_memory(const avf_device *a, const avf_device *b);
 
 avf_device_kind avf_device_get_kind(const avf_device *dev);
 int avf_device_get_index(const avf_device *dev);

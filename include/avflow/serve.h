@@ -18,18 +18,25 @@
 extern "C" {
 #endif
 
+#define AVF_SERVER_MAX_DEVICES 16
+
 typedef struct avf_server_options {
     char model_repository[4096];
     char host[256];             /* IPv4/IPv6 literal or "localhost" */
     int port;                   /* 0: any free port (see avf_server_port) */
-    char device[32];            /* "cpu" or "cuda:N" */
+    char device[32];            /* "cpu" or "cuda:N": the one device (devices empty) */
+    char devices[256];          /* "": `device` alone; else a list ("cuda:0,cuda:1",
+                                   "all", "cpu:0,cpu:1"): one lane per device */
     char api_key[256];          /* "": repository control needs no key */
     uint64_t max_body_bytes;    /* larger request bodies get 413 */
     int threads;                /* HTTP threads, [1, 256] */
     /* Residency and reliability (docs/ARCHITECTURE.md, src/serve): */
     uint64_t vram_budget_bytes; /* 0: none; loaded models' weights + plan arenas stay under it
                                    (least recently used idle models are unloaded) */
-    uint64_t pool_cap_bytes;    /* 0: none; cap of the run pool (out of it: 503) */
+    int n_device_budgets;       /* 0: vram_budget_bytes on every device; else one
+                                   budget per device of `devices`, in order */
+    uint64_t device_budget_bytes[AVF_SERVER_MAX_DEVICES];
+    uint64_t pool_cap_bytes;    /* 0: none; cap of each device's run pool (out of it: 503) */
     int64_t default_timeout_us; /* deadline of requests whose model sets none; 0: none */
     int n_pins;                 /* models never evicted (--pin NAME), <= 64 */
     char pins[64][128];
@@ -40,12 +47,18 @@ typedef struct avf_server avf_server;
 /* 127.0.0.1:8000, cpu, no key, 64 MiB bodies, 4 HTTP threads, no repository. */
 void avf_server_options_default(avf_server_options *o);
 /* Read a JSON options file over *o: keys model_repository, host, port,
- * device, api_key, max_body_bytes, threads, vram_budget_bytes,
- * pool_cap_bytes, default_timeout_us, pin (array of model names). Unknown
- * keys are an error. */
+ * device, devices, api_key, max_body_bytes, threads, vram_budget_bytes (an
+ * integer, or an array: one per device of devices), pool_cap_bytes,
+ * default_timeout_us, pin (array of model names). Unknown keys are an
+ * error. */
 avf_status avf_server_options_load(const char *path, avf_server_options *o);
 
-/* Check the options, open the device and repository, start listening. */
+/* "N": vram_budget_bytes N on every device; "N,N,...": one budget per
+ * device of `devices`, in order (n_device_budgets). AVF_ERR_INVALID_ARG for
+ * anything else, a budget over 2^50 or more than AVF_SERVER_MAX_DEVICES. */
+avf_status avf_server_options_set_budgets(avf_server_options *o, const char *text);
+
+/* Check the options, open the devices and repository, start listening. */
 avf_status avf_server_create(const avf_server_options *o, avf_server **out);
 /* The port the server listens on. */
 int avf_server_port(const avf_server *s);

@@ -20,6 +20,18 @@
 
 static avf_device avf_cpu_device = {AVF_DEVICE_CPU, 0, &avf_cpu_backend, "cpu"};
 
+/* "cpu:N" (N >= 1): simulated devices, host memory like "cpu" but distinct
+ * handles with their own names, so that tests can stand several devices up
+ * (a server's per-device lanes, pools and placement) on a machine without
+ * GPUs. They are not counted by avf_device_count: only the parser hands them
+ * out, so code that enumerates real devices never sees them. */
+static avf_device avf_sim_cpu_devices[AVF_DEVICE_MAX_SIM_CPU] = {
+    {AVF_DEVICE_CPU, 0, &avf_cpu_backend, "cpu"},   {AVF_DEVICE_CPU, 1, &avf_cpu_backend, "cpu:1"},
+    {AVF_DEVICE_CPU, 2, &avf_cpu_backend, "cpu:2"}, {AVF_DEVICE_CPU, 3, &avf_cpu_backend, "cpu:3"},
+    {AVF_DEVICE_CPU, 4, &avf_cpu_backend, "cpu:4"}, {AVF_DEVICE_CPU, 5, &avf_cpu_backend, "cpu:5"},
+    {AVF_DEVICE_CPU, 6, &avf_cpu_backend, "cpu:6"}, {AVF_DEVICE_CPU, 7, &avf_cpu_backend, "cpu:7"},
+};
+
 #ifdef AVF_HAVE_CUDA
 static avf_device avf_cuda_devices[AVF_MAX_CUDA_DEVICES];
 static int avf_cuda_count;
@@ -97,23 +109,107 @@ avf_status avf_device_get(avf_device_kind kind, int index, avf_device **out) {
     return AVF_OK;
 }
 
+/* A decimal index of at most 4 digits ("0".."9999"), nothing after it. */
+static int parse_index(const char *p, long *out) {
+    if (*p < '0' || *p > '9')
+        return 0;
+    char *end = NULL;
+    long idx = strtol(p, &end, 10);
+    if (*end != '\0' || end - p > 4)
+        return 0;
+    *out = idx;
+    return 1;
+}
+
 avf_status avf_device_parse(const char *spec, avf_device **out) {
     AVF_CHECK_ARG(spec != NULL && out != NULL);
     *out = NULL;
+    long idx = 0;
     if (strcmp(spec, "cpu") == 0)
         return avf_device_get(AVF_DEVICE_CPU, 0, out);
+    if (strncmp(spec, "cpu:", 4) == 0 && parse_index(spec + 4, &idx)) {
+        if (idx == 0)
+            return avf_device_get(AVF_DEVICE_CPU, 0, out); /* "cpu:0" is the host itself */
+        if (idx >= AVF_DEVICE_MAX_SIM_CPU)
+            return AVF_FAIL(AVF_ERR_NOT_FOUND, "no device cpu:%ld (simulated CPU devices are "
+                            "cpu:0..cpu:%d)", idx, AVF_DEVICE_MAX_SIM_CPU - 1);
+        *out = &avf_sim_cpu_devices[idx];
+        return AVF_OK;
+    }
     if (strncmp(spec, "cuda", 4) == 0) {
         const char *rest = spec + 4;
         if (*rest == '\0')
             return avf_device_get(AVF_DEVICE_CUDA, 0, out);
-        if (*rest == ':' && rest[1] >= '0' && rest[1] <= '9') {
-            char *end = NULL;
-            long idx = strtol(rest + 1, &end, 10);
-            if (*end == '\0' && idx < AVF_MAX_DEVICE_INDEX)
-                return avf_device_get(AVF_DEVICE_CUDA, (int)idx, out);
-        }
+        if (*rest == ':' && parse_index(rest + 1, &idx) && idx < AVF_MAX_DEVICE_INDEX)
+            return avf_device_get(AVF_DEVICE_CUDA, (int)idx, out);
     }
-    return AVF_FAIL(AVF_ERR_INVALID_ARG, "bad device '%.64s': expected cpu, cuda or cuda:N", spec);
+    return AVF_FAIL(AVF_ERR_INVALID_ARG, "bad device '%.64s': expected cpu, cpu:N, cuda or cuda:N",
+                    spec);
+}
+
+avf_status avf_device_parse_list(const char *spec, avf_device **out, int cap, int *n) {
+    AVF_CHECK_ARG(spec != NULL && out != NULL && n != NULL && cap >= 1);
+    *n = 0;
+    size_t len = strlen(spec);
+    if (len == 0)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "empty device list");
+    if (len >= AVF_DEVICE_LIST_MAX_CHARS)
+        return AVF_FAIL(AVF_ERR_INVALID_ARG, "device list of %zu characters (at most %d)", len,
+                        AVF_DEVICE_LIST_MAX_CHARS - 1);
+    if (strcmp(spec, "all") == 0) {
+        int count = 0;
+        AVF_TRY(avf_device_count(AVF_DEVICE_CUDA, &count));
+        if (count == 0)
+            return AVF_FAIL(avf_backend_compiled(AVF_DEVICE_CUDA) ? AVF_ERR_NOT_FOUND
+                                                                  : AVF_ERR_UNSUPPORTED,
+                            "device list 'all': no CUDA device found%s",
+                            avf_backend_compiled(AVF_DEVICE_CUDA) ? "" : " (AVF_CUDA=OFF build)");
+        if (count > cap)
+            count = cap; /* bounded: the first `cap` GPUs */
+        for (int i = 0; i < count; i++)
+            AVF_TRY(avf_device_get(AVF_DEVICE_CUDA, i, &out[i]));
+        *n = count;
+        return AVF_OK;
+    }
+    char buf[AVF_DEVICE_LIST_MAX_CHARS];
+    memcpy(buf, spec, len + 1);
+    int count = 0;
+    /* empty items ("cuda:0,,cuda:1", a trailing comma) are errors, so walk by hand */
+    for (char *item = buf;; ) {
+        char *comma = strchr(item, ',');
+        if (comma)
+            *comma = '\0';
+        while (*item == ' ')
+            item++;
+        for (char *e = item + strlen(item); e > item && e[-1] == ' ';)
+            *--e = '\0';
+        if (!*item)
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "device list '%.64s': empty entry", spec);
+        if (count == cap)
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "device list '%.64s': more than %d devices",
+                            spec, cap);
+        avf_device *d = NULL;
+        avf_status st = avf_device_parse(item, &d);
+        if (st != AVF_OK) {
+            char why[256]; /* copied: AVF_FAIL rewrites the message it would read */
+            snprintf(why, sizeof why, "%s", avf_last_error());
+            return AVF_FAIL(st, "device list: %s", why);
+        }
+        for (int i = 0; i < count; i++)
+            if (out[i] == d)
+                return AVF_FAIL(AVF_ERR_INVALID_ARG, "device list '%.64s': %s is listed twice",
+                                spec, d->name);
+        out[count++] = d;
+        if (!comma)
+            break;
+        item = comma + 1;
+    }
+    *n = count;
+    return AVF_OK;
+}
+
+int avf_device_same_memory(const avf_device *a, const avf_device *b) {
+    return a == b || (a && b && a->kind == AVF_DEVICE_CPU && b->kind == AVF_DEVICE_CPU);
 }
 
 avf_device_kind avf_device_get_kind(const avf_device *dev) { return dev ? dev->kind : AVF_DEVICE_CPU; }

@@ -48,7 +48,7 @@ int avf_op_device_is_cpu(const avf_op_ctx *ctx) {
 avf_status avf_op_check_tensor(const avf_op_ctx *ctx, const avf_tensor *t, const char *what) {
     if (!t)
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "%s: tensor is NULL", what);
-    if (t->device != ctx->dev)
+    if (!avf_device_same_memory(t->device, ctx->dev)) /* host devices share memory */
         return AVF_FAIL(AVF_ERR_INVALID_ARG, "%s: tensor is on %s, the op runs on %s", what,
                         avf_device_get_name(t->device), avf_device_get_name(ctx->dev));
     if (!avf_tensor_is_contiguous(t))

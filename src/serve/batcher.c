@@ -20,6 +20,8 @@ typedef struct staging_buf {
 
 typedef struct worker {
     avf_srv_batcher *b;
+    const avf_srv_batcher_config *cfg; /* its lane's: device, pool, exec hook */
+    int lane;                 /* index in the batcher's lanes */
     pthread_t thread;
     int started;
     avf_stream *stream;
@@ -27,13 +29,32 @@ typedef struct worker {
     avf_srv_request *carry;   /* taken from the queue, starts the next batch */
 } worker;
 
+/* What a lane's exec hook needs to know. */
+typedef struct lane_ctx {
+    avf_srv_batcher *b;
+    avf_srv_lane *load;
+} lane_ctx;
+
 struct avf_srv_batcher {
     avf_srv_batcher_config cfg;
     char *out_names[AVF_SRV_MAX_IO];
     avf_srv_prio_queue *queue;
-    avf_srv_hostbuf_pool *outbufs; /* one buffer per batch, rows shared by its requests */
+    /* one output buffer pool per lane, pinned for its device: a batch's
+     * outputs, rows shared by its requests */
+    avf_srv_hostbuf_pool *outbufs[AVF_SRV_MAX_LANES];
+    int n_lanes;
+    avf_srv_batcher_config lane_cfg[AVF_SRV_MAX_LANES];
+    lane_ctx lane_ctx[AVF_SRV_MAX_LANES];
+    avf_srv_lane own[AVF_SRV_MAX_LANES]; /* load of lanes given none */
+    /* routing between lanes (n_lanes > 1), under mu: idle workers per lane,
+     * the lane a request was handed to (-1: none), closing */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int idle[AVF_SRV_MAX_LANES];
+    int handoff;
+    int closing;
     int n_workers;
-    worker workers[AVF_SRV_MAX_INSTANCES];
+    worker *workers;
 };
 
 int64_t avf_srv_bucket(int64_t rows, int max_batch) {
@@ -131,8 +152,7 @@ static int is_preferred(const avf_srv_model_config *c, int64_t rows) {
 
 /* Run one batch and finish its requests. */
 static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
-    avf_srv_batcher *b = w->b;
-    const avf_srv_batcher_config *c = &b->cfg;
+    const avf_srv_batcher_config *c = w->cfg;
     avf_device *cpu = NULL, *dev = c->device;
     int batching = c->model.max_batch_size > 0;
     int64_t bucket = batching ? avf_srv_bucket(rows, c->model.max_batch_size) : 1;
@@ -198,7 +218,7 @@ static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
     }
     avf_srv_hostbuf *hb = NULL;
     if (st == AVF_OK)
-        st = avf_srv_hostbuf_get(b->outbufs, total, &hb);
+        st = avf_srv_hostbuf_get(w->b->outbufs[w->lane], total, &hb);
     for (int o = 0; st == AVF_OK && o < c->n_outputs; o++) {
         size_t bytes = avf_tensor_nbytes(&out[o]);
         char *dst = (char *)hb->p + at_out[o];
@@ -249,19 +269,81 @@ static void run_batch(worker *w, avf_srv_request **reqs, int n, int64_t rows) {
         finish(reqs[k]);
 }
 
+/* Under b->mu: the least loaded lane with an idle worker (see batcher.h). */
+static int best_idle_lane(const avf_srv_batcher *b) {
+    int best = -1;
+    for (int l = 0; l < b->n_lanes; l++)
+        if (b->idle[l] > 0 &&
+            (best < 0 || avf_srv_lane_less_loaded(b->lane_ctx[l].load, b->lane_ctx[best].load)))
+            best = l;
+    return best;
+}
+
+/* The first request of the worker's next batch: AVF_OK, or AVF_ERR_CLOSED
+ * when the batcher is closed and drained. On AVF_OK the lane counts the
+ * batch as in flight. */
+static avf_status take_first(worker *w, avf_srv_request **out) {
+    avf_srv_batcher *b = w->b;
+    avf_srv_lane *load = b->lane_ctx[w->lane].load;
+    avf_status st;
+    if (b->n_lanes == 1) {
+        st = avf_srv_prio_queue_pop(b->queue, (void **)out, -1);
+        if (st == AVF_OK)
+            avf_srv_lane_begin(load);
+        return st;
+    }
+    pthread_mutex_lock(&b->mu);
+    b->idle[w->lane]++;
+    for (;;) {
+        if (avf_srv_prio_queue_size(b->queue) == 0) {
+            if (b->closing) {
+                st = AVF_ERR_CLOSED;
+                break;
+            }
+            pthread_cond_wait(&b->cv, &b->mu);
+            continue;
+        }
+        int best = b->handoff == w->lane ? w->lane : best_idle_lane(b);
+        if (best == w->lane) {
+            st = avf_srv_prio_queue_pop(b->queue, (void **)out, 0);
+            if (st == AVF_OK || st == AVF_ERR_CLOSED)
+                break;
+            continue; /* a worker forming a batch took it first */
+        }
+        /* hand it to the better lane: its idle worker is waiting on cv or
+         * about to look, and it takes a hand-off without comparing again */
+        b->handoff = best;
+        pthread_cond_broadcast(&b->cv);
+        pthread_cond_wait(&b->cv, &b->mu);
+    }
+    if (b->handoff == w->lane)
+        b->handoff = -1;
+    b->idle[w->lane]--;
+    if (st == AVF_OK)
+        avf_srv_lane_begin(load); /* before unlocking: the next comparison sees it */
+    pthread_cond_broadcast(&b->cv); /* the idle set changed: others look again */
+    pthread_mutex_unlock(&b->mu);
+    return st;
+}
+
 static void *worker_main(void *arg) {
     worker *w = arg;
     avf_srv_batcher *b = w->b;
+    avf_srv_lane *load = b->lane_ctx[w->lane].load;
     const avf_srv_model_config *mc = &b->cfg.model;
     avf_srv_request *batch[AVF_SRV_MAX_BATCH];
     avf_thread_set_name("avf-batch");
     for (;;) {
         avf_srv_request *first = w->carry;
         w->carry = NULL;
-        if (!first && avf_srv_prio_queue_pop(b->queue, (void **)&first, -1) != AVF_OK)
+        if (first)
+            avf_srv_lane_begin(load);
+        else if (take_first(w, &first) != AVF_OK)
             break; /* closed and drained */
-        if (expired(b, first))
+        if (expired(b, first)) {
+            avf_srv_lane_end(load);
             continue;
+        }
         int n = 0;
         batch[n++] = first;
         int64_t rows = first->batch;
@@ -286,13 +368,41 @@ static void *worker_main(void *arg) {
             }
         }
         run_batch(w, batch, n, rows);
+        avf_srv_lane_end(load);
     }
     return NULL;
 }
 
+/* The exec hook of every lane: per-device counters, then the caller's. */
+static void lane_exec(void *user, int n, int64_t rows, int exec_batch, uint64_t ns) {
+    lane_ctx *x = user;
+    const avf_srv_batcher_config *c = &x->b->cfg;
+    avf_srv_lane_exec(x->load, n, rows, ns);
+    if (c->on_exec)
+        c->on_exec(c->exec_user, n, rows, exec_batch, ns);
+    if (c->on_lane_exec)
+        c->on_lane_exec(c->exec_user, x->load->id, n, rows, exec_batch, ns);
+}
+
+int avf_srv_batcher_lanes(const avf_srv_batcher *b) { return b ? b->n_lanes : 0; }
+
+int avf_srv_batcher_idle_workers(avf_srv_batcher *b) {
+    if (!b || b->n_lanes == 1)
+        return -1;
+    int n = 0;
+    pthread_mutex_lock(&b->mu);
+    for (int l = 0; l < b->n_lanes; l++)
+        n += b->idle[l];
+    pthread_mutex_unlock(&b->mu);
+    return n;
+}
+
 avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batcher **out) {
     *out = NULL;
-    AVF_CHECK_ARG(c && c->device && c->pool && c->run);
+    AVF_CHECK_ARG(c && c->run && c->n_lanes >= 0 && c->n_lanes <= AVF_SRV_MAX_LANES);
+    AVF_CHECK_ARG(c->n_lanes > 0 || (c->device && c->pool));
+    for (int l = 0; l < c->n_lanes; l++)
+        AVF_CHECK_ARG(c->lanes[l].device && c->lanes[l].pool);
     AVF_CHECK_ARG(c->n_inputs >= 0 && c->n_inputs <= AVF_SRV_MAX_IO);
     AVF_CHECK_ARG(c->n_outputs >= 0 && c->n_outputs <= AVF_SRV_MAX_IO);
     AVF_CHECK_ARG(c->model.max_batch_size >= 0 && c->model.max_batch_size <= AVF_SRV_MAX_BATCH);
@@ -306,10 +416,30 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
     if (!b)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "batcher: out of memory");
     b->cfg = *c;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_cond_init(&b->cv, NULL);
+    b->handoff = -1;
+    b->n_lanes = c->n_lanes ? c->n_lanes : 1;
+    for (int l = 0; l < b->n_lanes; l++) {
+        const avf_srv_batcher_lane *bl = c->n_lanes ? &c->lanes[l] : NULL;
+        b->own[l].id = l;
+        b->lane_ctx[l].b = b;
+        b->lane_ctx[l].load = bl && bl->lane ? bl->lane : &b->own[l];
+        avf_srv_batcher_config *lc = &b->lane_cfg[l];
+        *lc = b->cfg;
+        if (bl) {
+            lc->device = bl->device;
+            lc->pool = bl->pool;
+        }
+        lc->on_exec = lane_exec;
+        lc->exec_user = &b->lane_ctx[l];
+    }
     avf_status st = AVF_OK;
     for (int o = 0; st == AVF_OK && o < c->n_outputs; o++) {
         b->out_names[o] = strdup(c->output_names[o] ? c->output_names[o] : "");
         b->cfg.output_names[o] = b->out_names[o];
+        for (int l = 0; l < b->n_lanes; l++)
+            b->lane_cfg[l].output_names[o] = b->out_names[o];
         if (!b->out_names[o])
             st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "batcher: out of memory");
     }
@@ -319,13 +449,19 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
     /* Two idle output buffers per worker: one being filled while the last
      * batch's replies are still on the wire. More in flight are allocated
      * and freed on release. */
-    if (st == AVF_OK)
-        st = avf_srv_hostbuf_pool_create(c->device, 2 * c->model.instance_count, &b->outbufs);
-    for (int i = 0; st == AVF_OK && i < c->model.instance_count; i++) {
+    for (int l = 0; st == AVF_OK && l < b->n_lanes; l++)
+        st = avf_srv_hostbuf_pool_create(b->lane_cfg[l].device, 2 * c->model.instance_count,
+                                         &b->outbufs[l]);
+    int total = b->n_lanes * c->model.instance_count;
+    if (st == AVF_OK && !(b->workers = calloc((size_t)total, sizeof *b->workers)))
+        st = AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "batcher: out of memory");
+    for (int i = 0; st == AVF_OK && i < total; i++) {
         worker *w = &b->workers[i];
         w->b = b;
+        w->lane = i % b->n_lanes; /* lanes interleaved: each gets its first worker early */
+        w->cfg = &b->lane_cfg[w->lane];
         b->n_workers = i + 1;
-        st = avf_stream_create(c->device, &w->stream);
+        st = avf_stream_create(w->cfg->device, &w->stream);
         if (st == AVF_OK && pthread_create(&w->thread, NULL, worker_main, w) != 0)
             st = AVF_FAIL(AVF_ERR_INTERNAL, "batcher: cannot start a worker thread");
         w->started = st == AVF_OK;
@@ -348,6 +484,11 @@ avf_status avf_srv_batcher_submit(avf_srv_batcher *b, avf_srv_request *req) {
                         req->priority, mc->priority_levels, mc->default_priority_level);
     avf_srv_request_ref(req);
     avf_status st = avf_srv_prio_queue_push(b->queue, req, level - 1);
+    if (st == AVF_OK && b->n_lanes > 1) { /* the idle workers of every lane look */
+        pthread_mutex_lock(&b->mu);
+        pthread_cond_broadcast(&b->cv);
+        pthread_mutex_unlock(&b->mu);
+    }
     if (st != AVF_OK) {
         avf_srv_request_unref(req);
         return st == AVF_ERR_FULL ? AVF_FAIL(AVF_ERR_FULL, "the model's queue is full (%zu "
@@ -364,6 +505,10 @@ void avf_srv_batcher_free(avf_srv_batcher *b) {
         return;
     if (b->queue)
         avf_srv_prio_queue_close(b->queue);
+    pthread_mutex_lock(&b->mu);
+    b->closing = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
     for (int i = 0; i < b->n_workers; i++) {
         worker *w = &b->workers[i];
         if (w->started)
@@ -372,15 +517,19 @@ void avf_srv_batcher_free(avf_srv_batcher *b) {
             finish_failed(w->carry, AVF_ERR_CLOSED, "the model is unloading");
         for (int k = 0; k < AVF_SRV_MAX_IO; k++) {
             if (w->in[k].p)
-                avf_host_free_pinned(b->cfg.device, w->in[k].p);
+                avf_host_free_pinned(w->cfg->device, w->in[k].p);
         }
         if (w->stream) {
-            avf_pool_release_stream(b->cfg.pool, w->stream);
+            avf_pool_release_stream(w->cfg->pool, w->stream);
             avf_stream_free(w->stream);
         }
     }
+    free(b->workers);
+    pthread_cond_destroy(&b->cv);
+    pthread_mutex_destroy(&b->mu);
     avf_srv_prio_queue_free(b->queue);
-    avf_srv_hostbuf_pool_release(b->outbufs); /* buffers of replies in flight live on */
+    for (int l = 0; l < AVF_SRV_MAX_LANES; l++) /* buffers of replies in flight live on */
+        avf_srv_hostbuf_pool_release(b->outbufs[l]);
     for (int o = 0; o < AVF_SRV_MAX_IO; o++)
         free(b->out_names[o]);
     free(b);

@@ -15,6 +15,19 @@
  * the worker's next batch. With max_batch_size 0 requests run one by one,
  * as they are.
  *
+ * Replicas (serve/lanes.h): with several lanes, instance_count workers run
+ * per lane, each on a stream of its lane's device, and all pull from the one
+ * queue. Routing rule: the request at the head of the queue is taken by an
+ * idle worker of the least loaded lane among the lanes that have one (fewer
+ * batches in flight on the device, by every model; then fewer started). A
+ * worker that finds another lane better hands the request to that lane (a
+ * hand-off mark and a wake-up, under the batcher's mutex) instead of taking
+ * it, so the decision is made once, with no timer. Pulling, rather than
+ * choosing a device when the request arrives, means no request waits behind
+ * a busy device while another that holds the model has a free worker, and a
+ * batch is formed only when a device is ready for it. With one lane the
+ * worker blocks on the queue as it always has.
+ *
  * Requests whose deadline (request timeout, else the config's timeout_us,
  * counted from arrival) passes while they wait fail with AVF_ERR_TIMEOUT
  * and never run. Every request taken by submit is finished exactly once:
@@ -28,6 +41,7 @@
 #include "avflow/model.h"
 #include "avflow/pool.h"
 #include "serve/config.h"
+#include "serve/lanes.h"
 #include "serve/request.h"
 
 typedef struct avf_srv_batcher avf_srv_batcher;
@@ -43,15 +57,32 @@ typedef avf_status (*avf_srv_run_fn)(void *user, avf_stream *stream, avf_pool *p
 typedef void (*avf_srv_exec_fn)(void *user, int n_requests, int64_t rows, int exec_batch,
                                 uint64_t compute_ns);
 
-typedef struct avf_srv_batcher_config {
-    avf_srv_model_config model;      /* max_batch_size already decided (>= 0) */
+/* Called once per executed batch with the lane it ran on (its id in the
+ * server's lane set), for per-device metrics. */
+typedef void (*avf_srv_lane_exec_fn)(void *user, int lane_id, int n_requests, int64_t rows,
+                                     int exec_batch, uint64_t compute_ns);
+
+/* One replica: where a lane's workers run. */
+typedef struct avf_srv_batcher_lane {
     avf_device *device;
     avf_pool *pool;                  /* device pool for the runs' outputs */
+    avf_srv_lane *lane;              /* shared load and per-device counters; NULL:
+                                        the batcher keeps its own (tests) */
+} avf_srv_batcher_lane;
+
+typedef struct avf_srv_batcher_config {
+    avf_srv_model_config model;      /* max_batch_size already decided (>= 0) */
+    avf_device *device;              /* with n_lanes 0: the one replica */
+    avf_pool *pool;                  /* device pool for the runs' outputs */
+    int n_lanes;                     /* 0: one replica on device/pool; else the
+                                        replicas, <= AVF_SRV_MAX_LANES */
+    avf_srv_batcher_lane lanes[AVF_SRV_MAX_LANES];
     int n_inputs, n_outputs;         /* <= AVF_SRV_MAX_IO */
     const char *output_names[AVF_SRV_MAX_IO]; /* copied by create */
     avf_srv_run_fn run;
     void *run_user;
     avf_srv_exec_fn on_exec;         /* may be NULL */
+    avf_srv_lane_exec_fn on_lane_exec; /* may be NULL; user: exec_user */
     void *exec_user;
 } avf_srv_batcher_config;
 
@@ -65,6 +96,11 @@ avf_status avf_srv_batcher_create(const avf_srv_batcher_config *c, avf_srv_batch
  * nothing and on_done is not called (AVF_ERR_FULL: queue full; 
  * AVF_ERR_CLOSED: shutting down). Never blocks. */
 avf_status avf_srv_batcher_submit(avf_srv_batcher *b, avf_srv_request *req);
+/* Replicas (lanes) the batcher runs on. */
+int avf_srv_batcher_lanes(const avf_srv_batcher *b);
+/* Workers of a multi-lane batcher waiting for a first request (-1 with one
+ * lane, whose workers wait inside the queue). */
+int avf_srv_batcher_idle_workers(avf_srv_batcher *b);
 /* Requests waiting (not yet taken by a worker). */
 size_t avf_srv_batcher_queued(avf_srv_batcher *b);
 /* Stop taking requests, let the workers finish every queued one, join them

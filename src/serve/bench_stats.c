@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "serve/obs.h"
@@ -109,6 +110,44 @@ int avf_prom_scan(const char *text, size_t len, const char *name, const char *la
                     if (count == 0 || v > *max)
                         *max = v;
                     count++;
+                }
+            }
+        }
+        p = eol + 1;
+    }
+    return count;
+}
+
+int avf_prom_by_label(const char *text, size_t len, const char *name, const char *key,
+                      char (*keys)[32], double *values, int cap) {
+    int count = 0;
+    size_t nlen = strlen(name);
+    char pat[72];
+    if (snprintf(pat, sizeof pat, "%s=\"", key) >= (int)sizeof pat)
+        return 0;
+    const char *p = text, *end = text + len;
+    while (p < end && count < cap) {
+        const char *eol = memchr(p, '\n', (size_t)(end - p));
+        if (!eol)
+            eol = end;
+        size_t l = (size_t)(eol - p);
+        if (l > nlen && l < 4096 && p[0] != '#' && memcmp(p, name, nlen) == 0 &&
+            p[nlen] == '{') {
+            char line[4096];
+            memcpy(line, p, l);
+            line[l] = '\0';
+            char *labels_end = strchr(line, '}');
+            char *k = labels_end ? strstr(line + nlen, pat) : NULL;
+            /* the key must start a label: after '{' or ',' */
+            if (k && k < labels_end && (k[-1] == '{' || k[-1] == ',')) {
+                char *v = k + strlen(pat), *q = strchr(v, '"');
+                char *e;
+                double x = strtod(labels_end + 1, &e);
+                if (q && q < labels_end && e != labels_end + 1 && isfinite(x)) {
+                    size_t n = (size_t)(q - v) < 31 ? (size_t)(q - v) : 31;
+                    memcpy(keys[count], v, n);
+                    keys[count][n] = '\0';
+                    values[count++] = x;
                 }
             }
         }

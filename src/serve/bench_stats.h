@@ -45,6 +45,13 @@ void avf_bench_summarize(avf_bench_stats *s, double seconds, avf_bench_summary *
 int avf_prom_scan(const char *text, size_t len, const char *name, const char *label,
                   double *sum, double *max);
 
+/* The samples of metric `name` by the value of their label `key`
+ * (`device` in avflow_device_exec_count{device="cuda:1"} 12): at most cap,
+ * keys[i] (truncated to 31 bytes) and values[i]; samples without the label
+ * are skipped. Returns how many were written. */
+int avf_prom_by_label(const char *text, size_t len, const char *name, const char *key,
+                      char (*keys)[32], double *values, int cap);
+
 /* Inter-arrival gap of a Poisson process of `rate` per second, from a
  * uniform u in (0, 1]: -ln(u) / rate seconds. */
 double avf_bench_poisson_gap(double rate, double u);

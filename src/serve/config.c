@@ -104,8 +104,25 @@ static avf_status model_config_from(json_t *root, avf_srv_model_config *c) {
     static const char *const known[] = {"max_batch_size", "max_queue_delay_us",
                                         "preferred_batch_sizes", "instance_count",
                                         "queue_capacity", "priority_levels", "timeout_us",
-                                        "pinned", "default_priority_level", NULL};
+                                        "pinned", "default_priority_level", "devices", NULL};
     AVF_TRY(check_keys(root, known));
+    json_t *devs = json_object_get(root, "devices");
+    if (devs) {
+        if (!json_is_array(devs) || json_array_size(devs) < 1 ||
+            json_array_size(devs) > AVF_SRV_MAX_LANES)
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "config: \"devices\" must be an array of 1 to "
+                            "%d device names", AVF_SRV_MAX_LANES);
+        size_t i;
+        json_t *e;
+        c->n_devices = 0;
+        json_array_foreach(devs, i, e) {
+            if (!json_is_string(e) || json_string_length(e) < 1 ||
+                json_string_length(e) >= sizeof c->devices[0])
+                return AVF_FAIL(AVF_ERR_INVALID_ARG, "config: devices[%zu] must be a device "
+                                "name (\"cuda:0\")", i);
+            memcpy(c->devices[c->n_devices++], json_string_value(e), json_string_length(e) + 1);
+        }
+    }
     int64_t v = c->max_batch_size;
     AVF_TRY(get_int(root, "max_batch_size", 0, AVF_SRV_MAX_BATCH, &v));
     c->max_batch_size = (int)v;
@@ -247,9 +264,10 @@ avf_status avf_srv_options_check(const avf_srv_options *o) {
 }
 
 avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *o) {
-    static const char *const known[] = {"model_repository", "host", "port", "device", "api_key",
-                                        "max_body_bytes", "threads", "vram_budget_bytes",
-                                        "pool_cap_bytes", "default_timeout_us", "pin", NULL};
+    static const char *const known[] = {"model_repository", "host", "port", "device", "devices",
+                                        "api_key", "max_body_bytes", "threads",
+                                        "vram_budget_bytes", "pool_cap_bytes",
+                                        "default_timeout_us", "pin", NULL};
     json_t *root;
     AVF_TRY(parse_json(text, len, &root));
     avf_srv_options t = *o;
@@ -258,12 +276,34 @@ avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *
     if (st == AVF_OK) st = get_str(root, "model_repository", t.model_repository, sizeof t.model_repository);
     if (st == AVF_OK) st = get_str(root, "host", t.host, sizeof t.host);
     if (st == AVF_OK) st = get_str(root, "device", t.device, sizeof t.device);
+    if (st == AVF_OK) st = get_str(root, "devices", t.devices, sizeof t.devices);
     if (st == AVF_OK) st = get_str(root, "api_key", t.api_key, sizeof t.api_key);
     if (st == AVF_OK) st = get_int(root, "port", 0, 65535, &port);
     if (st == AVF_OK) st = get_int(root, "threads", 1, 256, &threads);
     if (st == AVF_OK) st = get_int(root, "max_body_bytes", 1024, INT64_C(4) << 30, &body);
     int64_t budget = (int64_t)t.vram_budget_bytes, cap = (int64_t)t.pool_cap_bytes;
-    if (st == AVF_OK) st = get_int(root, "vram_budget_bytes", 0, INT64_C(1) << 50, &budget);
+    json_t *budgets = json_object_get(root, "vram_budget_bytes");
+    if (st == AVF_OK && json_is_array(budgets)) {
+        /* one budget per device of "devices", in order */
+        size_t i;
+        json_t *e;
+        if (json_array_size(budgets) < 1 || json_array_size(budgets) > AVF_SERVER_MAX_DEVICES)
+            st = AVF_FAIL(AVF_ERR_INVALID_ARG, "config: \"vram_budget_bytes\" as an array has 1 "
+                          "to %d budgets", AVF_SERVER_MAX_DEVICES);
+        t.n_device_budgets = 0;
+        json_array_foreach(budgets, i, e) {
+            if (st != AVF_OK)
+                break;
+            json_int_t x = json_is_integer(e) ? json_integer_value(e) : -1;
+            if (x < 0 || x > (INT64_C(1) << 50))
+                st = AVF_FAIL(AVF_ERR_INVALID_ARG, "config: vram_budget_bytes[%zu] must be an "
+                              "integer in [0, 2^50]", i);
+            else
+                t.device_budget_bytes[t.n_device_budgets++] = (uint64_t)x;
+        }
+    } else if (st == AVF_OK) {
+        st = get_int(root, "vram_budget_bytes", 0, INT64_C(1) << 50, &budget);
+    }
     if (st == AVF_OK) st = get_int(root, "pool_cap_bytes", 0, INT64_C(1) << 50, &cap);
     if (st == AVF_OK)
         st = get_int(root, "default_timeout_us", 0, INT64_C(3600000000), &t.default_timeout_us);
@@ -293,6 +333,46 @@ avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *
     t.threads = (int)threads;
     t.max_body_bytes = (uint64_t)body;
     *o = t;
+    return AVF_OK;
+}
+
+avf_status avf_srv_parse_budgets(const char *text, uint64_t *out, int cap, int *n) {
+    *n = 0;
+    int k = 0;
+    for (const char *p = text;;) {
+        char *end = NULL;
+        errno = 0;
+        unsigned long long x = *p >= '0' && *p <= '9' ? strtoull(p, &end, 10) : 0;
+        if (!end || (*end != '\0' && *end != ','))
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "budget list '%.64s': expected N or N,N,...",
+                            text);
+        if (errno || x > (UINT64_C(1) << 50))
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "budget list '%.64s': a budget over 2^50",
+                            text);
+        if (k == cap)
+            return AVF_FAIL(AVF_ERR_INVALID_ARG, "budget list '%.64s': more than %d budgets",
+                            text, cap);
+        out[k++] = x;
+        if (*end == '\0')
+            break;
+        p = end + 1;
+    }
+    *n = k;
+    return AVF_OK;
+}
+
+avf_status avf_server_options_set_budgets(avf_srv_options *o, const char *text) {
+    uint64_t b[AVF_SERVER_MAX_DEVICES];
+    int n = 0;
+    AVF_CHECK_ARG(o && text);
+    AVF_TRY(avf_srv_parse_budgets(text, b, AVF_SERVER_MAX_DEVICES, &n));
+    if (n == 1 && !strchr(text, ',')) {
+        o->vram_budget_bytes = b[0];
+        o->n_device_budgets = 0;
+    } else {
+        memcpy(o->device_budget_bytes, b, (size_t)n * sizeof b[0]);
+        o->n_device_budgets = n;
+    }
     return AVF_OK;
 }
 

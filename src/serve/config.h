@@ -19,7 +19,10 @@
  *     "default_priority_level": 0,    [1, priority_levels]; 0/absent: the middle
  *                                     level, (priority_levels + 1) / 2
  *     "timeout_us": 0,                default per-request deadline (0: none)
- *     "pinned": false                 never unloaded by memory-pressure eviction
+ *     "pinned": false,                never unloaded by memory-pressure eviction
+ *     "devices": ["cuda:1"]           place replicas only on these of the server's
+ *                                     devices (default: every one whose budget
+ *                                     allows it; see placement.h); <= 16 names
  *   }
  *
  * Without config.json (or for keys it leaves out) the defaults below apply;
@@ -36,6 +39,7 @@
 #include "avflow/model.h"
 #include "avflow/serve.h"
 #include "avflow/status.h"
+#include "serve/lanes.h"
 
 #define AVF_SRV_MAX_BATCH 1024
 #define AVF_SRV_MAX_PREFERRED 16
@@ -55,6 +59,8 @@ typedef struct avf_srv_model_config {
     int default_priority_level;    /* [1, priority_levels]; 0: unset (autofill: the middle) */
     int64_t timeout_us;            /* 0: none */
     int pinned;
+    int n_devices;                 /* 0: every device of the server */
+    char devices[AVF_SRV_MAX_LANES][32];
 } avf_srv_model_config;
 
 /* Defaults: max_batch_size -1 (decided by autofill), delay 500 us, one
@@ -81,6 +87,10 @@ typedef avf_server_options avf_srv_options;
 avf_status avf_srv_options_parse(const char *text, size_t len, avf_srv_options *o);
 /* Bounds shared by the flags and the file. */
 avf_status avf_srv_options_check(const avf_srv_options *o);
+
+/* "N" (every device) or "N,N,..." (one per device): budgets in bytes, each
+ * in [0, 2^50], at most `cap`. *n is 1 for a single number. */
+avf_status avf_srv_parse_budgets(const char *text, uint64_t *out, int cap, int *n);
 
 /* Read a whole small file (<= max bytes) into a NUL-terminated malloc'd
  * buffer. AVF_ERR_NOT_FOUND, AVF_ERR_IO or AVF_ERR_INVALID_ARG (too big). */

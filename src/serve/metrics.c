@@ -65,6 +65,16 @@ void avf_srv_metrics_exec(avf_srv_metrics *m, int exec_batch) {
     pthread_mutex_unlock(&m->mu);
 }
 
+void avf_srv_metrics_lane_exec(avf_srv_metrics *m, int lane, int64_t rows, uint64_t compute_ns) {
+    if (lane < 0 || lane >= AVF_SRV_MAX_LANES)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->d.lane_exec[lane]++;
+    m->d.lane_rows[lane] += rows > 0 ? (uint64_t)rows : 0;
+    m->d.lane_compute_us[lane] += compute_ns / 1000u;
+    pthread_mutex_unlock(&m->mu);
+}
+
 void avf_srv_metrics_snapshot(avf_srv_metrics *m, avf_srv_metrics_data *out) {
     pthread_mutex_lock(&m->mu);
     *out = m->d;

@@ -13,6 +13,8 @@
  *   avflow_request_duration_us                  histogram of request latency
  *
  * Labels: model, version. One mutex per model; rendering takes a snapshot.
+ * Per device (a lane's id, lanes.h), each model also counts its batches,
+ * their rows and run time; obs_render.c renders them with a device label.
  */
 #ifndef AVF_SERVE_METRICS_H
 #define AVF_SERVE_METRICS_H
@@ -21,6 +23,7 @@
 #include <stdint.h>
 
 #include "serve/buf.h"
+#include "serve/lanes.h"
 #include "serve/request.h"
 
 #define AVF_SRV_BATCH_BUCKETS 11   /* 1, 2, 4, ..., 1024 */
@@ -33,6 +36,9 @@ typedef struct avf_srv_metrics_data {
     uint64_t batch_sum, batch_n;
     uint64_t lat_hist[AVF_SRV_LAT_BUCKETS + 1];
     uint64_t lat_sum_us, lat_n;
+    /* per lane: batches run there, their rows, their run time */
+    uint64_t lane_exec[AVF_SRV_MAX_LANES], lane_rows[AVF_SRV_MAX_LANES];
+    uint64_t lane_compute_us[AVF_SRV_MAX_LANES];
 } avf_srv_metrics_data;
 
 typedef struct avf_srv_metrics {
@@ -52,6 +58,8 @@ void avf_srv_metrics_request(avf_srv_metrics *m, const avf_srv_request *r, uint6
 void avf_srv_metrics_failure(avf_srv_metrics *m);
 /* One executed batch (the batcher's on_exec). */
 void avf_srv_metrics_exec(avf_srv_metrics *m, int exec_batch);
+/* One executed batch on lane `lane` (the batcher's on_lane_exec). */
+void avf_srv_metrics_lane_exec(avf_srv_metrics *m, int lane, int64_t rows, uint64_t compute_ns);
 void avf_srv_metrics_snapshot(avf_srv_metrics *m, avf_srv_metrics_data *out);
 
 typedef struct avf_srv_metrics_row {

@@ -21,6 +21,7 @@
 #include "avflow/pool.h"
 #include "serve/app.h"
 #include "serve/buf.h"
+#include "serve/lanes.h"
 #include "serve/metrics.h"
 #include "serve/nvml.h"
 #include "serve/repo.h"
@@ -73,7 +74,9 @@ typedef struct avf_srv_obs_snapshot {
     int n_gpus;
     avf_srv_gpu_sample gpus[AVF_SRV_NVML_MAX_GPUS];
     int has_pool;
-    avf_pool_stats pool;
+    avf_pool_stats pool;          /* the first device's */
+    int n_devices;                /* the server's lanes (0 in hand-made snapshots) */
+    avf_srv_lane_stats devices[AVF_SRV_MAX_LANES];
     uint64_t xfer_bytes[4], xfer_copies[4];   /* avf_copy_kind order: h2d, d2h, d2d, h2h */
     double cpu_seconds;           /* process user + system (getrusage) */
     uint64_t requests, failures;  /* every finished request since start */

@@ -13,11 +13,21 @@
 void avf_srv_obs_collect(avf_server *srv, avf_srv_obs_snapshot *s) {
     memset(s, 0, sizeof *s);
     avf_srv_obs_snapshot_recorders(s, avf_srv_now_ns());
-    snprintf(s->device, sizeof s->device, "%s", srv->o.device);
+    snprintf(s->device, sizeof s->device, "%s",
+             srv->o.devices[0] ? srv->lanes->lane[0].name : srv->o.device);
     s->n_gpus = avf_srv_nvml_sample(s->gpus, AVF_SRV_NVML_MAX_GPUS);
     s->nvml = avf_srv_nvml_available();
     snprintf(s->nvml_reason, sizeof s->nvml_reason, "%s", avf_srv_nvml_reason());
     s->has_pool = avf_pool_get_stats(srv->pool, &s->pool) == AVF_OK;
+    uint64_t bytes[AVF_SRV_MAX_LANES];
+    int models[AVF_SRV_MAX_LANES];
+    s->n_devices = srv->lanes->n;
+    avf_srv_residency_lane_usage(srv->res, s->n_devices, bytes, models);
+    for (int l = 0; l < s->n_devices; l++) {
+        avf_srv_lane_get_stats(&srv->lanes->lane[l], &s->devices[l]);
+        s->devices[l].resident_bytes = bytes[l];
+        s->devices[l].models_resident = models[l];
+    }
     for (int k = 0; k < 4; k++)
         avf_ledger_totals(avf_ledger_global(), (avf_copy_kind)k, &s->xfer_bytes[k],
                           &s->xfer_copies[k]);

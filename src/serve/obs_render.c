@@ -56,42 +56,121 @@ static void gpu_family(avf_srv_buf *o, const avf_srv_obs_snapshot *s, const char
     }
 }
 
-static void gauge_u(avf_srv_buf *o, const char *name, const char *help, const char *dev,
-                    uint64_t v) {
-    head(o, name, "gauge", help);
+/* The pools: one row per device (the snapshot's own pool and device name
+ * in hand-made snapshots and with one device, as before lanes). */
+typedef enum pool_field {
+    P_IN_USE, P_RESERVED, P_PEAK_IN_USE, P_PEAK_RESERVED, P_LIMIT, P_REUSE, P_FRAG, P_ALLOCS,
+    P_DRIVER, P_COUNT
+} pool_field;
+
+static const struct {
+    const char *name, *type, *help;
+} POOL_FAMILY[P_COUNT] = {
+    {"avflow_pool_bytes_in_use", "gauge", "Device pool bytes in live blocks"},
+    {"avflow_pool_bytes_reserved", "gauge", "Device pool bytes held from the driver"},
+    {"avflow_pool_bytes_peak_in_use", "gauge", "Peak device pool bytes in use"},
+    {"avflow_pool_bytes_peak_reserved", "gauge", "Peak device pool bytes reserved"},
+    {"avflow_pool_bytes_limit", "gauge", "Device pool cap (device memory if none)"},
+    {"avflow_pool_reuse_rate", "gauge", "Fraction of pool allocations served without a driver call"},
+    {"avflow_pool_fragmentation", "gauge", "1 - largest cached free block / cached free bytes"},
+    {"avflow_pool_allocations_total", "counter", "Successful pool allocations"},
+    {"avflow_pool_driver_allocations_total", "counter", "Segments the pool took from the driver"},
+};
+
+static void pool_row(avf_srv_buf *o, pool_field f, const char *dev, const avf_pool_stats *p) {
+    const char *name = POOL_FAMILY[f].name;
+    if (f == P_REUSE || f == P_FRAG) {
+        avf_srv_buf_printf(o, "%s{device=\"%s\"} %.6f\n", name, dev,
+                           f == P_REUSE ? p->reuse_rate : p->fragmentation);
+        return;
+    }
+    uint64_t v = f == P_IN_USE ? p->in_use_bytes
+                 : f == P_RESERVED ? p->reserved_bytes
+                 : f == P_PEAK_IN_USE ? p->peak_in_use_bytes
+                 : f == P_PEAK_RESERVED ? p->peak_reserved_bytes
+                 : f == P_LIMIT ? p->limit_bytes
+                 : f == P_ALLOCS ? p->alloc_count
+                                 : p->driver_alloc_count;
     avf_srv_buf_printf(o, "%s{device=\"%s\"} %llu\n", name, dev, (unsigned long long)v);
 }
 
 static void pool(avf_srv_buf *o, const avf_srv_obs_snapshot *s) {
-    if (!s->has_pool)
+    int many = s->n_devices > 1;
+    if (!many && !s->has_pool)
         return;
-    const avf_pool_stats *p = &s->pool;
     char dev[80];
-    escape(s->device, dev, sizeof dev);
-    gauge_u(o, "avflow_pool_bytes_in_use", "Device pool bytes in live blocks", dev,
-            p->in_use_bytes);
-    gauge_u(o, "avflow_pool_bytes_reserved", "Device pool bytes held from the driver", dev,
-            p->reserved_bytes);
-    gauge_u(o, "avflow_pool_bytes_peak_in_use", "Peak device pool bytes in use", dev,
-            p->peak_in_use_bytes);
-    gauge_u(o, "avflow_pool_bytes_peak_reserved", "Peak device pool bytes reserved", dev,
-            p->peak_reserved_bytes);
-    gauge_u(o, "avflow_pool_bytes_limit", "Device pool cap (device memory if none)", dev,
-            p->limit_bytes);
-    head(o, "avflow_pool_reuse_rate", "gauge",
-         "Fraction of pool allocations served without a driver call");
-    avf_srv_buf_printf(o, "avflow_pool_reuse_rate{device=\"%s\"} %.6f\n", dev, p->reuse_rate);
-    head(o, "avflow_pool_fragmentation", "gauge",
-         "1 - largest cached free block / cached free bytes");
-    avf_srv_buf_printf(o, "avflow_pool_fragmentation{device=\"%s\"} %.6f\n", dev,
-                       p->fragmentation);
-    head(o, "avflow_pool_allocations_total", "counter", "Successful pool allocations");
-    avf_srv_buf_printf(o, "avflow_pool_allocations_total{device=\"%s\"} %llu\n", dev,
-                       (unsigned long long)p->alloc_count);
-    head(o, "avflow_pool_driver_allocations_total", "counter",
-         "Segments the pool took from the driver");
-    avf_srv_buf_printf(o, "avflow_pool_driver_allocations_total{device=\"%s\"} %llu\n", dev,
-                       (unsigned long long)p->driver_alloc_count);
+    for (int f = 0; f < P_COUNT; f++) {
+        head(o, POOL_FAMILY[f].name, POOL_FAMILY[f].type, POOL_FAMILY[f].help);
+        if (!many) {
+            escape(s->device, dev, sizeof dev);
+            pool_row(o, (pool_field)f, dev, &s->pool);
+            continue;
+        }
+        for (int l = 0; l < s->n_devices; l++)
+            if (s->devices[l].has_pool) {
+                escape(s->devices[l].name, dev, sizeof dev);
+                pool_row(o, (pool_field)f, dev, &s->devices[l].pool);
+            }
+    }
+}
+
+/* Per device (label device): the batches routed there, their work, the
+ * load routing sees, and residency; then the same split per model. */
+static void devices(avf_srv_buf *o, const avf_srv_obs_snapshot *s) {
+    static const struct {
+        const char *name, *type, *help;
+    } fam[] = {
+        {"avflow_device_exec_count", "counter", "Batches run on the device, every model"},
+        {"avflow_device_inference_count", "counter", "Rows (inferences) of those batches"},
+        {"avflow_device_request_count", "counter", "Requests of those batches"},
+        {"avflow_device_compute_infer_duration_us", "counter", "Run time of those batches"},
+        {"avflow_device_batches_in_flight", "gauge",
+         "Batches being formed or run on the device now (the load routing compares)"},
+        {"avflow_device_vram_budget_bytes", "gauge", "VRAM budget of the device (0: none)"},
+        {"avflow_device_resident_bytes", "gauge", "Bytes of the model replicas resident there"},
+        {"avflow_device_models_resident", "gauge", "Model replicas resident on the device"},
+    };
+    char dev[80];
+    for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+        head(o, fam[f].name, fam[f].type, fam[f].help);
+        for (int l = 0; l < s->n_devices; l++) {
+            const avf_srv_lane_stats *d = &s->devices[l];
+            uint64_t v = f == 0 ? d->exec_count
+                         : f == 1 ? d->inference_count
+                         : f == 2 ? d->request_count
+                         : f == 3 ? d->compute_us
+                         : f == 4 ? (uint64_t)(d->inflight > 0 ? d->inflight : 0)
+                         : f == 5 ? d->budget_bytes
+                         : f == 6 ? d->resident_bytes
+                                  : (uint64_t)d->models_resident;
+            escape(d->name, dev, sizeof dev);
+            avf_srv_buf_printf(o, "%s{device=\"%s\"} %llu\n", fam[f].name, dev,
+                               (unsigned long long)v);
+        }
+    }
+    static const struct {
+        const char *name, *help;
+    } per_model[] = {
+        {"avflow_model_device_exec_count", "Batches of the model run on the device"},
+        {"avflow_model_device_inference_count", "Rows of those batches"},
+        {"avflow_model_device_compute_infer_duration_us", "Run time of those batches"},
+    };
+    for (int f = 0; f < 3; f++) {
+        head(o, per_model[f].name, "counter", per_model[f].help);
+        for (int i = 0; i < s->n_models; i++) {
+            const avf_srv_metrics_data *m = &s->models[i].m.d;
+            for (int l = 0; l < s->n_devices; l++) {
+                uint64_t v = f == 0 ? m->lane_exec[l] : f == 1 ? m->lane_rows[l]
+                                                             : m->lane_compute_us[l];
+                if (!m->lane_exec[l])
+                    continue; /* only where it ran: a row per model and device otherwise */
+                escape(s->devices[l].name, dev, sizeof dev);
+                avf_srv_buf_printf(o, "%s{model=\"%s\",version=\"%s\",device=\"%s\"} %llu\n",
+                                   per_model[f].name, s->models[i].m.model,
+                                   s->models[i].m.version, dev, (unsigned long long)v);
+            }
+        }
+    }
 }
 
 static void paths(avf_srv_buf *o, const avf_srv_obs_snapshot *s) {
@@ -137,6 +216,7 @@ void avf_srv_obs_render_metrics(const avf_srv_obs_snapshot *s, avf_srv_buf *o) {
     gpu_family(o, s, "avflow_gpu_decoder_utilization", "NVDEC utilization rate [0.0 - 1.0]",
                GPU_DEC);
     pool(o, s);
+    devices(o, s);
     head(o, "avflow_transfer_bytes_total", "counter",
          "Bytes copied between host and device (transfer ledger)");
     for (int k = 0; k < 4; k++)

@@ -11,6 +11,10 @@
  *  pool {in_use_bytes, reserved_bytes, peak_in_use_bytes, peak_reserved_bytes,
  *        limit_bytes, reuse_rate, fragmentation}
  *  transfers {h2d_bytes, d2h_bytes}
+ *  devices [{name, kind, batches_in_flight, exec_count, inference_count,
+ *            request_count, compute_us, vram_budget_bytes, resident_bytes,
+ *            models_resident, pool {in_use_bytes, reserved_bytes, peak_in_use_bytes,
+ *            limit_bytes}}]   one per device the server drives
  *  model_stats [...]   per model (unchanged from before: name, version, state,
  *                      counts and averages) plus queue_depth
  *  apps [{path, success, failure, rejected, queue_depth, avg_request_us}]
@@ -97,6 +101,30 @@ static json_t *apps(const avf_srv_obs_snapshot *s, uint64_t *queued) {
     return a;
 }
 
+static json_t *devices(const avf_srv_obs_snapshot *s) {
+    json_t *a = json_array();
+    for (int l = 0; a && l < s->n_devices; l++) {
+        const avf_srv_lane_stats *d = &s->devices[l];
+        json_t *pool = d->has_pool
+                           ? json_pack("{s:I,s:I,s:I,s:I}", "in_use_bytes",
+                                       (json_int_t)d->pool.in_use_bytes, "reserved_bytes",
+                                       (json_int_t)d->pool.reserved_bytes, "peak_in_use_bytes",
+                                       (json_int_t)d->pool.peak_in_use_bytes, "limit_bytes",
+                                       (json_int_t)d->pool.limit_bytes)
+                           : json_null();
+        json_array_append_new(
+            a, json_pack("{s:s,s:s,s:i,s:I,s:I,s:I,s:I,s:I,s:I,s:i,s:o}", "name", d->name,
+                         "kind", d->kind == AVF_DEVICE_CUDA ? "cuda" : "cpu", "batches_in_flight",
+                         d->inflight, "exec_count", (json_int_t)d->exec_count,
+                         "inference_count", (json_int_t)d->inference_count, "request_count",
+                         (json_int_t)d->request_count, "compute_us", (json_int_t)d->compute_us,
+                         "vram_budget_bytes", (json_int_t)d->budget_bytes, "resident_bytes",
+                         (json_int_t)d->resident_bytes, "models_resident", d->models_resident,
+                         "pool", pool));
+    }
+    return a;
+}
+
 void avf_srv_obs_render_status(const avf_srv_obs_snapshot *s, avf_srv_buf *out) {
     uint64_t queued = 0, bh[AVF_SRV_BATCH_BUCKETS + 1] = {0}, bsum = 0, bn = 0;
     int resident = 0;
@@ -120,7 +148,7 @@ void avf_srv_obs_render_status(const avf_srv_obs_snapshot *s, avf_srv_buf *out) 
                          "fragmentation", s->pool.fragmentation);
     json_t *j = json_pack(
         "{s:f,s:s,s:{s:f,s:I,s:f,s:{s:f,s:f,s:f,s:f,s:f}},s:I,s:I,s:f,s:f,s:I,s:i,s:I,"
-        "s:{s:f,s:o},s:b,s:s,s:o,s:o,s:{s:I,s:I},s:o,s:o}",
+        "s:{s:f,s:o},s:b,s:s,s:o,s:o,s:{s:I,s:I},s:o,s:o,s:o}",
         "uptime_s", s->uptime_s, "device", s->device, "window", "seconds", w->seconds,
         "count", (json_int_t)w->count, "throughput_rps", w->throughput_rps, "latency_us",
         "p50", w->p50_us, "p90", w->p90_us, "p95", w->p95_us, "p99", w->p99_us, "mean",
@@ -131,7 +159,7 @@ void avf_srv_obs_render_status(const avf_srv_obs_snapshot *s, avf_srv_buf *out) 
         (json_int_t)s->evicted, "batch", "avg", bn ? (double)bsum / (double)bn : 0.0,
         "buckets", buckets, "nvml", s->nvml, "nvml_reason", s->nvml_reason, "gpus", gpus(s),
         "pool", pool, "transfers", "h2d_bytes", (json_int_t)s->xfer_bytes[0], "d2h_bytes",
-        (json_int_t)s->xfer_bytes[1], "model_stats", ms, "apps", as);
+        (json_int_t)s->xfer_bytes[1], "model_stats", ms, "apps", as, "devices", devices(s));
     char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(9)) : NULL;
     json_decref(j);
     if (!text) {

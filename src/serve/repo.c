@@ -36,13 +36,13 @@ typedef struct entry {
     uint64_t last_used_ns;
     char version[24];        /* served version found at the last scan */
     uint64_t weight_bytes;   /* LOADING (reserved) and READY: the engine's parameter bytes */
+    uint32_t lanes;          /* LOADING (reserved) and READY: the replicas' lanes */
     avf_srv_metrics metrics;
 } entry;
 
 struct avf_srv_repo {
     char dir[PATH_MAX];
-    avf_device *dev;
-    avf_pool *pool;
+    avf_srv_lanes *lanes;
     pthread_mutex_t mu;
     pthread_cond_t changed;  /* a load finished */
     avf_srv_repo_policy policy;
@@ -136,10 +136,9 @@ static void scan(avf_srv_repo *r) {
     closedir(d);
 }
 
-avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
-                               avf_srv_repo **out) {
+avf_status avf_srv_repo_create(const char *dir, avf_srv_lanes *lanes, avf_srv_repo **out) {
     *out = NULL;
-    AVF_CHECK_ARG(dir && dev && pool);
+    AVF_CHECK_ARG(dir && lanes && lanes->n >= 1);
     struct stat sb;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return AVF_FAIL(AVF_ERR_NOT_FOUND, "model repository %s is not a directory", dir);
@@ -149,8 +148,7 @@ avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
     if (!r)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "repository: out of memory");
     snprintf(r->dir, sizeof r->dir, "%s", dir);
-    r->dev = dev;
-    r->pool = pool;
+    r->lanes = lanes;
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->changed, NULL);
     pthread_mutex_lock(&r->mu);
@@ -162,16 +160,23 @@ avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
 
 void avf_srv_repo_set_policy(avf_srv_repo *r, const avf_srv_repo_policy *p) { r->policy = *p; }
 
-avf_pool *avf_srv_repo_pool(avf_srv_repo *r) { return r->pool; }
+avf_srv_lanes *avf_srv_repo_lanes(avf_srv_repo *r) { return r->lanes; }
 
 static void on_exec(void *user, int n, int64_t rows, int exec_batch, uint64_t ns) {
     avf_srv_metrics_exec(user, exec_batch);
 }
 
+static void on_lane_exec(void *user, int lane, int n, int64_t rows, int exec_batch,
+                         uint64_t ns) {
+    avf_srv_metrics_lane_exec(user, lane, rows, ns);
+}
+
 static void instance_free(avf_srv_repo *r, instance *in) {
     avf_srv_batcher_free(in->pub.batcher); /* drains: every queued request finishes */
     avf_model_free(in->pub.model);
-    avf_pool_trim(r->pool, NULL);          /* unload gives the memory back to the driver */
+    for (int l = 0; l < r->lanes->n; l++) /* unload gives the memory back to the driver */
+        if (in->pub.lanes & (1u << l))
+            avf_pool_trim(r->lanes->lane[l].pool, NULL);
     free(in);
 }
 
@@ -200,16 +205,26 @@ static avf_status load_instance(avf_srv_repo *r, entry *e, const char *version,
     if (st == AVF_OK && !in->pub.cfg.timeout_us)
         in->pub.cfg.timeout_us = r->policy.default_timeout_us;
     avf_srv_residency *res = r->policy.residency;
+    uint32_t allowed = avf_srv_lanes_all(r->lanes), placed = allowed;
+    if (st == AVF_OK && in->pub.cfg.n_devices) /* "devices": pinned to some lanes */
+        st = avf_srv_lanes_mask(r->lanes, in->pub.cfg.n_devices, in->pub.cfg.devices, &allowed);
+    placed = allowed;
     if (st == AVF_OK && res) {
-        /* admitted before anything runs, so weights never go up past the budget */
+        /* admitted before anything runs, so weights never go up past a budget */
         avf_model_summary sum;
         st = avf_model_get_summary(in->pub.model, &sum);
         if (st == AVF_OK)
-            st = avf_srv_residency_admit(res, e->name, sum.param_bytes);
+            st = avf_srv_residency_admit(res, e->name, sum.param_bytes, allowed, &placed);
         in->pub.cfg.pinned |= avf_srv_residency_pinned(res, e->name);
     }
-    avf_srv_batcher_config bc = {.model = in->pub.cfg, .device = r->dev, .pool = r->pool,
-                                 .on_exec = on_exec, .exec_user = &e->metrics};
+    in->pub.lanes = placed;
+    avf_srv_batcher_config bc = {.model = in->pub.cfg, .on_exec = on_exec,
+                                 .on_lane_exec = on_lane_exec, .exec_user = &e->metrics};
+    for (int l = 0; l < r->lanes->n; l++) {
+        avf_srv_lane *x = &r->lanes->lane[l];
+        if (placed & (1u << l))
+            bc.lanes[bc.n_lanes++] = (avf_srv_batcher_lane){x->dev, x->pool, x};
+    }
     if (st == AVF_OK)
         st = avf_srv_batcher_config_model(&bc, in->pub.model);
     if (st == AVF_OK)
@@ -246,8 +261,12 @@ static avf_status ensure_loaded(avf_srv_repo *r, entry *e, int load, int retry_f
     pthread_mutex_lock(&r->mu);
     e->inst = in;
     e->state = st == AVF_OK ? AVF_SRV_READY : AVF_SRV_FAILED;
-    if (st != AVF_OK)
+    if (st != AVF_OK) {
         e->weight_bytes = 0;
+        e->lanes = 0;
+    } else {
+        e->lanes = in->pub.lanes;
+    }
     memcpy(e->reason, reason, sizeof reason);
     pthread_cond_broadcast(&r->changed);
     if (st != AVF_OK && st == AVF_ERR_OUT_OF_MEMORY) {
@@ -311,6 +330,7 @@ static instance *detach(entry *e) {
     e->inst = NULL;
     e->state = AVF_SRV_UNLOADED;
     e->weight_bytes = 0;
+    e->lanes = 0;
     e->reason[0] = '\0';
     return in;
 }
@@ -331,13 +351,16 @@ avf_status avf_srv_repo_unload(avf_srv_repo *r, const char *name) {
     return AVF_OK;
 }
 
-avf_status avf_srv_repo_evict_lru(avf_srv_repo *r) {
+avf_status avf_srv_repo_evict_lru(avf_srv_repo *r) { return avf_srv_repo_evict_lru_on(r, -1); }
+
+avf_status avf_srv_repo_evict_lru_on(avf_srv_repo *r, int lane) {
     pthread_mutex_lock(&r->mu);
     entry *best = NULL;
     for (int i = 0; i < r->n; i++) {
         entry *e = r->entries[i];
         /* idle: only the repository's own reference */
         if (e->state == AVF_SRV_READY && !e->inst->pub.cfg.pinned && e->inst->refs == 1 &&
+            (lane < 0 || (e->inst->pub.lanes & (1u << lane))) &&
             (!best || e->last_used_ns < best->last_used_ns))
             best = e;
     }
@@ -347,8 +370,13 @@ avf_status avf_srv_repo_evict_lru(avf_srv_repo *r) {
     instance *in = best ? detach(best) : NULL;
     pthread_mutex_unlock(&r->mu);
     if (!in)
-        return AVF_FAIL(AVF_ERR_NOT_FOUND, "no idle unpinned model to evict");
-    AVF_INFO("serve: evicting model '%s' (least recently used, idle)", name);
+        return AVF_FAIL(AVF_ERR_NOT_FOUND, "no idle unpinned model to evict%s%s",
+                        lane >= 0 ? " on " : "", lane >= 0 ? r->lanes->lane[lane].name : "");
+    if (lane >= 0 && r->lanes->n > 1)
+        AVF_INFO("serve: evicting model '%s' (least recently used, idle, on %s)", name,
+                 r->lanes->lane[lane].name);
+    else
+        AVF_INFO("serve: evicting model '%s' (least recently used, idle)", name);
     avf_srv_obs_model_evicted(name); /* /metrics: avflow models evicted */
     avf_srv_repo_release(r, &in->pub);
     return AVF_OK;
@@ -368,10 +396,16 @@ int avf_srv_repo_residents(avf_srv_repo *r, avf_srv_resident *rows, int cap) {
         x->loading = e->state == AVF_SRV_LOADING;
         x->weight_bytes = e->weight_bytes;
         x->last_used_ns = e->last_used_ns;
+        x->lanes = e->lanes;
         if (e->inst) {
             avf_model_plan_stats ps;
             if (avf_model_get_plan_stats(e->inst->pub.model, NULL, &ps) == AVF_OK)
                 x->arena_bytes = ps.arena_bytes;
+            for (int l = 0; l < r->lanes->n; l++)
+                if ((e->lanes & (1u << l)) &&
+                    avf_model_get_plan_stats(e->inst->pub.model, r->lanes->lane[l].dev, &ps) ==
+                        AVF_OK)
+                    x->lane_arena_bytes[l] = ps.arena_bytes;
             x->pinned = e->inst->pub.cfg.pinned;
             x->busy = e->inst->refs > 1;
         }
@@ -387,11 +421,13 @@ int avf_srv_repo_residents(avf_srv_repo *r, avf_srv_resident *rows, int cap) {
     return n;
 }
 
-void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes) {
+void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes, uint32_t lanes) {
     pthread_mutex_lock(&r->mu);
     entry *e = find(r, name);
-    if (e && e->state == AVF_SRV_LOADING)
+    if (e && e->state == AVF_SRV_LOADING) {
         e->weight_bytes = bytes;
+        e->lanes = lanes;
+    }
     pthread_mutex_unlock(&r->mu);
 }
 

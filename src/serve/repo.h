@@ -13,9 +13,17 @@
  * again); its memory is freed when the last request using it finishes, after
  * the batcher has drained.
  *
- * Memory pressure: avf_srv_repo_evict_lru() unloads the least recently used
- * idle, unpinned model; the residency manager (residency.h) calls it to keep
- * loaded models under the VRAM budget and after pool watermark crossings.
+ * Devices: the repository runs models on a lane set (lanes.h), one lane per
+ * device. A loaded model has one replica per lane it was placed on (its
+ * `lanes` mask, decided at load by the residency manager, placement.h);
+ * its batcher runs workers on each.
+ *
+ * Memory pressure: avf_srv_repo_evict_lru_on() unloads the least recently
+ * used idle, unpinned model that has a replica on a lane; the residency
+ * manager (residency.h) calls it to keep each device's models under its
+ * budget and after pool watermark crossings. An evicted model goes from
+ * every device at once (the engine frees a model's weights on all devices
+ * together), but only models on the lane that needs room are candidates.
  * With a residency attached, every load is admitted by it first.
  */
 #ifndef AVF_SERVE_REPO_H
@@ -27,6 +35,7 @@
 #include "serve/batcher.h"
 #include "serve/buf.h"
 #include "serve/config.h"
+#include "serve/lanes.h"
 #include "serve/metrics.h"
 #include "serve/residency.h"
 
@@ -41,6 +50,7 @@ typedef struct avf_srv_instance {
     avf_srv_model_config cfg;
     avf_srv_batcher *batcher;
     avf_srv_metrics *metrics;   /* the entry's; lives as long as the repo */
+    uint32_t lanes;             /* the lanes its replicas are on */
 } avf_srv_instance;
 
 typedef enum avf_srv_state {
@@ -50,10 +60,8 @@ typedef enum avf_srv_state {
     AVF_SRV_FAILED,
 } avf_srv_state;
 
-/* Scan `dir` (must exist). dev/pool: where models run (pool outlives the
- * repo). */
-avf_status avf_srv_repo_create(const char *dir, avf_device *dev, avf_pool *pool,
-                               avf_srv_repo **out);
+/* Scan `dir` (must exist). lanes: where models run (outlives the repo). */
+avf_status avf_srv_repo_create(const char *dir, avf_srv_lanes *lanes, avf_srv_repo **out);
 /* Unload everything (draining each batcher) and free. No request may hold
  * an instance. */
 void avf_srv_repo_free(avf_srv_repo *r);
@@ -72,7 +80,10 @@ avf_status avf_srv_repo_load(avf_srv_repo *r, const char *name);
 /* AVF_ERR_NOT_FOUND for an unknown model; unloading an unloaded model is
  * AVF_OK. */
 avf_status avf_srv_repo_unload(avf_srv_repo *r, const char *name);
-/* Unload the least recently used idle, unpinned loaded model; AVF_ERR_NOT_FOUND when none. */
+/* Unload the least recently used idle, unpinned loaded model with a replica
+ * on lane `lane` (-1: any); AVF_ERR_NOT_FOUND when none. */
+avf_status avf_srv_repo_evict_lru_on(avf_srv_repo *r, int lane);
+/* avf_srv_repo_evict_lru_on(r, -1). */
 avf_status avf_srv_repo_evict_lru(avf_srv_repo *r);
 
 /* Rescan the directory, then append the index as a JSON array:
@@ -112,16 +123,18 @@ typedef struct avf_srv_resident {
     uint64_t last_used_ns;       /* monotonic */
     int pinned;
     int busy;                    /* a request holds it (queued, running, answering) */
+    uint32_t lanes;              /* its replicas (reserved ones while loading) */
+    uint64_t lane_arena_bytes[AVF_SRV_MAX_LANES]; /* arena_bytes per lane */
 } avf_srv_resident;
 
 /* Snapshot of the resident models, least recently used first; at most cap
  * rows. Returns the number of rows. */
 int avf_srv_repo_residents(avf_srv_repo *r, avf_srv_resident *rows, int cap);
-/* Under the residency's admission: record `bytes` reserved for `name`,
- * which is being loaded. */
-void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes);
-/* The pool the repository's models run from. */
-avf_pool *avf_srv_repo_pool(avf_srv_repo *r);
+/* Under the residency's admission: record `bytes` reserved on each lane of
+ * `lanes` for `name`, which is being loaded. */
+void avf_srv_repo_reserve(avf_srv_repo *r, const char *name, uint64_t bytes, uint32_t lanes);
+/* The lanes the repository's models run on. */
+avf_srv_lanes *avf_srv_repo_lanes(avf_srv_repo *r);
 
 /* 1 when `name` is a valid model name. */
 int avf_srv_model_name_ok(const char *name);

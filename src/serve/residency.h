@@ -28,6 +28,14 @@
  * evicted, by the budget or the watermark; an explicit unload still unloads
  * them.
  *
+ * Devices (lanes.h): each device has its own budget and its own resident
+ * bytes (the weights of every replica there plus their arenas on that
+ * device). Admission places a model by the rule of placement.h: a replica
+ * on every allowed device where it fits, else eviction on one device at a
+ * time, of models that have a replica on that device only. The watermark of
+ * a device's pool evicts among the models on that device. With one device
+ * this is exactly the single-budget behaviour above.
+ *
  * Lock order: the residency mutex, then the repository's.
  */
 #ifndef AVF_SERVE_RESIDENCY_H
@@ -38,6 +46,7 @@
 #include "avflow/pool.h"
 #include "avflow/status.h"
 #include "serve/buf.h"
+#include "serve/lanes.h"
 
 #define AVF_SRV_MAX_PINS 64
 
@@ -47,8 +56,8 @@ typedef struct avf_srv_residency avf_srv_residency;
 /* What the metrics code reads (observability renders it in /metrics). */
 typedef struct avf_srv_residency_stats {
     int resident_count;          /* loaded (and loading) models */
-    uint64_t resident_bytes;     /* their accounted bytes */
-    uint64_t budget_bytes;       /* 0: no budget */
+    uint64_t resident_bytes;     /* their accounted bytes, every device's replicas */
+    uint64_t budget_bytes;       /* the devices' budgets summed; 0: no budget */
     uint64_t evictions;          /* every residency eviction so far */
     uint64_t evictions_budget;   /* of them, to make room under the budget */
     uint64_t evictions_watermark;/* of them, after a pool watermark crossing */
@@ -56,14 +65,14 @@ typedef struct avf_srv_residency_stats {
     uint64_t watermark_events;   /* pool watermark callbacks seen */
 } avf_srv_residency_stats;
 
-/* budget_bytes 0: no budget (the watermark still evicts). pins: model names
- * that are pinned whatever their config says (n_pins <= AVF_SRV_MAX_PINS,
- * copied). */
-avf_status avf_srv_residency_create(uint64_t budget_bytes, const char *const *pins, int n_pins,
+/* pins: model names that are pinned whatever their config says (n_pins <=
+ * AVF_SRV_MAX_PINS, copied). The budgets are the lanes' (budget_bytes 0:
+ * none there; the watermark still evicts). */
+avf_status avf_srv_residency_create(const char *const *pins, int n_pins,
                                     avf_srv_residency **out);
-/* Start the watermark thread on `repo` and `pool` (both outlive the
+/* Start the watermark thread on `repo` and its lanes (both outlive the
  * residency's use of them: call avf_srv_residency_stop before freeing them). */
-avf_status avf_srv_residency_start(avf_srv_residency *res, avf_srv_repo *repo, avf_pool *pool);
+avf_status avf_srv_residency_start(avf_srv_residency *res, avf_srv_repo *repo);
 /* Join the watermark thread; later watermark callbacks are ignored. */
 void avf_srv_residency_stop(avf_srv_residency *res);
 /* NULL is ignored. Stops first. */
@@ -76,12 +85,17 @@ void avf_srv_residency_on_watermark(avf_pool *pool, avf_pool_watermark level,
 /* 1 when `name` was pinned by the server's options. */
 int avf_srv_residency_pinned(const avf_srv_residency *res, const char *name);
 
-/* Make room for a model `name` of `bytes` being loaded (see above). On
- * AVF_OK its bytes are reserved in the repository (counted from now on).
- * AVF_ERR_OUT_OF_MEMORY when it cannot fit; the message says why. */
-avf_status avf_srv_residency_admit(avf_srv_residency *res, const char *name, uint64_t bytes);
+/* Place a model `name` of `bytes` (per replica) being loaded on lanes of
+ * `allowed`, making room as above. On AVF_OK *placed (non-zero) has its
+ * lanes and its bytes are reserved on them in the repository (counted from
+ * now on). AVF_ERR_OUT_OF_MEMORY when it fits on no allowed device; the
+ * message says why. */
+avf_status avf_srv_residency_admit(avf_srv_residency *res, const char *name, uint64_t bytes,
+                                   uint32_t allowed, uint32_t *placed);
 
 void avf_srv_residency_get_stats(avf_srv_residency *res, avf_srv_residency_stats *out);
+/* Resident bytes and replicas on each lane (out[lane], at most n). */
+void avf_srv_residency_lane_usage(avf_srv_residency *res, int n, uint64_t *bytes, int *models);
 
 /* GET /api/residency: {"budget_bytes", "resident_bytes", "resident_count",
  * "evictions", "evictions_budget", "evictions_watermark", "refused_loads",

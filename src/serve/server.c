@@ -263,28 +263,19 @@ avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
     s->o = *o;
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->idle, NULL);
-    avf_status st = avf_device_parse(o->device, &s->dev);
-    const char *pins[64];
-    for (int i = 0; i < o->n_pins; i++)
-        pins[i] = o->pins[i];
-    if (st == AVF_OK)
-        st = avf_srv_residency_create(o->vram_budget_bytes, pins, o->n_pins, &s->res);
+    avf_status st = avf_srv_server_lanes(o, &s->res, &s->lanes);
     if (st == AVF_OK) {
-        /* the 85 % watermark of the run pool evicts idle models (residency.h) */
-        avf_pool_config pc;
-        avf_pool_config_default(&pc);
-        pc.cap_bytes = o->pool_cap_bytes;
-        pc.on_watermark = avf_srv_residency_on_watermark;
-        pc.watermark_user = s->res;
-        st = avf_pool_create(s->dev, &pc, &s->pool);
+        /* the first device stands for the server where one device is meant
+         * (the pool series, the apps) */
+        s->dev = s->lanes->lane[0].dev;
+        s->pool = s->lanes->lane[0].pool;
+        st = avf_srv_repo_create(o->model_repository, s->lanes, &s->repo);
     }
-    if (st == AVF_OK)
-        st = avf_srv_repo_create(o->model_repository, s->dev, s->pool, &s->repo);
     if (st == AVF_OK) {
         avf_srv_repo_policy pol = {.residency = s->res,
                                    .default_timeout_us = o->default_timeout_us};
         avf_srv_repo_set_policy(s->repo, &pol);
-        st = avf_srv_residency_start(s->res, s->repo, s->pool);
+        st = avf_srv_residency_start(s->res, s->repo);
     }
     if (st == AVF_OK) /* epoll misses some client hang-ups: conn_reaper.h */
         st = avf_srv_reaper_create(250, &s->reaper);
@@ -314,7 +305,7 @@ avf_status avf_server_create(const avf_server_options *o, avf_server **out) {
         avf_srv_reaper_free(s->reaper);
         avf_srv_residency_stop(s->res);
         avf_srv_repo_free(s->repo);
-        avf_pool_free_all(s->pool);
+        avf_srv_lanes_free(s->lanes);
         avf_srv_residency_free(s->res);
         pthread_cond_destroy(&s->idle);
         pthread_mutex_destroy(&s->mu);
@@ -383,7 +374,7 @@ void avf_server_free(avf_server *s) {
     avf_srv_apps_free(s);
     avf_srv_residency_stop(s->res); /* no eviction thread while the repository goes */
     avf_srv_repo_free(s->repo);
-    avf_pool_free_all(s->pool);
+    avf_srv_lanes_free(s->lanes);
     avf_srv_residency_free(s->res);
     pthread_cond_destroy(&s->idle);
     pthread_mutex_destroy(&s->mu);

@@ -13,14 +13,16 @@
 #include "avflow/serve.h"
 #include "serve/app.h"
 #include "serve/buf.h"
+#include "serve/lanes.h"
 #include "serve/repo.h"
 #include "serve/request.h"
 #include "serve/residency.h"
 
 struct avf_server {
     avf_server_options o;
-    avf_device *dev;
-    avf_pool *pool;
+    avf_srv_lanes *lanes;        /* one per device (server_lanes.c) */
+    avf_device *dev;             /* lanes->lane[0]'s */
+    avf_pool *pool;              /* lanes->lane[0]'s */
     avf_srv_repo *repo;
     avf_srv_residency *res;      /* budget, pins, watermark evictions */
     struct avf_srv_reaper *reaper; /* closes connections epoll missed hanging up */
@@ -79,6 +81,12 @@ typedef struct avf_srv_reply {
     size_t seg_len[AVF_SRV_MAX_IO];
     avf_srv_request *hold;
 } avf_srv_reply;
+
+/* The server's devices from its options (`devices`, else `device`), each
+ * with its pool (cap pool_cap_bytes, watermark -> the residency) and budget,
+ * and the residency manager. On failure neither is left. */
+avf_status avf_srv_server_lanes(const avf_server_options *o, avf_srv_residency **res,
+                                avf_srv_lanes **lanes);
 
 /* Route a complete request. Returns 1 when the request went to a batcher
  * and the connection is suspended (no reply yet), else 0 with *out set. */

@@ -45,11 +45,11 @@ def make_repo(tmp, delay_us=2000):
 class Server:
     """`avflow serve` on a free port; stderr is kept (self.log())."""
 
-    def __init__(self, avflow, repo, env_extra=None, device="cpu"):
+    def __init__(self, avflow, repo, env_extra=None, device="cpu", args=()):
         env = dict(os.environ)
         env.update(env_extra or {})
         cmd = [avflow, "serve", "--model-repository", repo, "--port", "0", "--threads", "4",
-               "--device", device]
+               "--device", device, *args]
         self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                   env=env)
         ready, _, _ = select.select([self.p.stdout], [], [], 60)

@@ -75,6 +75,29 @@ static void prom_scan(void **state) {
     assert_float_equal(sum, 0, 0);
 }
 
+/* The per-device split avflow bench reads: samples by their device label. */
+static void prom_by_label(void **state) {
+    (void)state;
+    const char *t = "# TYPE avflow_device_exec_count counter\n"
+                    "avflow_device_exec_count{device=\"cuda:0\"} 10\n"
+                    "avflow_device_exec_count{device=\"cuda:1\"} 12\n"
+                    "avflow_device_exec_count_x{device=\"cuda:2\"} 1\n"
+                    "avflow_device_exec_count{xdevice=\"cuda:3\"} 1\n"
+                    "avflow_device_exec_count{model=\"m\",device=\"cpu:1\"} 7\n"
+                    "avflow_device_exec_count{device=\"bad\"} nan-ish\n"
+                    "avflow_device_exec_count 5";
+    char keys[4][32];
+    double v[4];
+    assert_int_equal(avf_prom_by_label(t, strlen(t), "avflow_device_exec_count", "device", keys,
+                                       v, 4), 3);
+    assert_string_equal(keys[0], "cuda:0");
+    assert_string_equal(keys[1], "cuda:1");
+    assert_float_equal(v[1], 12, 0);
+    assert_string_equal(keys[2], "cpu:1");
+    assert_int_equal(avf_prom_by_label(t, strlen(t), "avflow_device_exec_count", "device", keys,
+                                       v, 1), 1);
+}
+
 static void poisson(void **state) {
     (void)state;
     /* The mean gap of rate 100/s over a fine uniform grid is 1/100 s. */
@@ -170,6 +193,7 @@ static void infer_body(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(stats_summary), cmocka_unit_test(prom_scan),
+        cmocka_unit_test(prom_by_label),
         cmocka_unit_test(poisson),       cmocka_unit_test(url_and_inputs),
         cmocka_unit_test(infer_body),
     };

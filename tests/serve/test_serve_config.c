@@ -140,6 +140,44 @@ static void test_server_options(void **state) {
     }
 }
 
+/* Several devices: the model's "devices" pin, the server's "devices" list
+ * and per-device budgets (file and flag forms). */
+static void test_device_options(void **state) {
+    avf_srv_model_config c;
+    avf_srv_config_default(&c);
+    const char *t = "{\"devices\": [\"cuda:1\", \"cpu:2\"]}";
+    assert_int_equal(avf_srv_config_parse(t, strlen(t), &c), AVF_OK);
+    assert_int_equal(c.n_devices, 2);
+    assert_string_equal(c.devices[1], "cpu:2");
+    const char *bad[] = {"{\"devices\": []}", "{\"devices\": \"cuda:0\"}",
+                         "{\"devices\": [1]}", "{\"devices\": [\"\"]}",
+                         "{\"devices\": [\"0123456789012345678901234567890123\"]}"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_int_equal(avf_srv_config_parse(bad[i], strlen(bad[i]), &c), AVF_ERR_INVALID_ARG);
+
+    avf_srv_options o;
+    avf_server_options_default(&o);
+    const char *f = "{\"devices\": \"cpu:0,cpu:1\", \"vram_budget_bytes\": [100, 200]}";
+    assert_int_equal(avf_srv_options_parse(f, strlen(f), &o), AVF_OK);
+    assert_string_equal(o.devices, "cpu:0,cpu:1");
+    assert_int_equal(o.n_device_budgets, 2);
+    assert_int_equal(o.device_budget_bytes[1], 200);
+    const char *g = "{\"vram_budget_bytes\": [100, -1]}";
+    assert_int_equal(avf_srv_options_parse(g, strlen(g), &o), AVF_ERR_INVALID_ARG);
+
+    avf_server_options_default(&o);
+    assert_int_equal(avf_server_options_set_budgets(&o, "1000"), AVF_OK);
+    assert_int_equal(o.vram_budget_bytes, 1000);
+    assert_int_equal(o.n_device_budgets, 0);
+    assert_int_equal(avf_server_options_set_budgets(&o, "1,0,3"), AVF_OK);
+    assert_int_equal(o.n_device_budgets, 3);
+    assert_int_equal(o.device_budget_bytes[2], 3);
+    const char *worse[] = {"", ",", "1,", "1,,2", "x", "1 2", "-1", "2000000000000000000"};
+    for (size_t i = 0; i < sizeof worse / sizeof worse[0]; i++)
+        assert_int_equal(avf_server_options_set_budgets(&o, worse[i]), AVF_ERR_INVALID_ARG);
+    assert_int_equal(o.n_device_budgets, 3); /* untouched by a bad list */
+}
+
 static void test_http_mapping(void **state) {
     assert_int_equal(avf_srv_http_status(AVF_ERR_INVALID_ARG), 400);
     assert_int_equal(avf_srv_http_status(AVF_ERR_CORRUPT), 400);
@@ -198,6 +236,7 @@ int main(void) {
         cmocka_unit_test(test_model_config_bad),
         cmocka_unit_test(test_server_options),
         cmocka_unit_test(test_priorities_and_residency_options),
+        cmocka_unit_test(test_device_options),
         cmocka_unit_test(test_http_mapping),
         cmocka_unit_test(test_metrics_render),
     };

@@ -234,6 +234,52 @@ static void metrics_text(void **state) {
     free(t);
 }
 
+/* Two devices: a pool row and the per-device series for each, the
+ * per-model split only where the model ran, devices in the status. */
+static void devices_render(void **state) {
+    (void)state;
+    avf_srv_obs_snapshot s;
+    avf_srv_obs_model models[2];
+    fill(&s, models);
+    s.n_devices = 2;
+    const char *names[2] = {"cuda:0", "cuda:1"};
+    for (int l = 0; l < 2; l++) {
+        avf_srv_lane_stats *d = &s.devices[l];
+        memset(d, 0, sizeof *d);
+        snprintf(d->name, sizeof d->name, "%s", names[l]);
+        d->kind = AVF_DEVICE_CUDA;
+        d->has_pool = 1;
+        d->pool.reserved_bytes = 1000u * (unsigned)(l + 1);
+        d->exec_count = 10u + (unsigned)l;
+        d->inference_count = 40;
+        d->inflight = l;
+        d->budget_bytes = 5000;
+        d->resident_bytes = 300;
+        d->models_resident = 1;
+    }
+    models[0].m.d.lane_exec[1] = 6;
+    models[0].m.d.lane_rows[1] = 24;
+    char *t = render(avf_srv_obs_render_metrics, &s);
+    expect(t, "avflow_pool_bytes_reserved{device=\"cuda:0\"} 1000\n");
+    expect(t, "avflow_pool_bytes_reserved{device=\"cuda:1\"} 2000\n");
+    assert_null(strstr(t, "avflow_pool_bytes_reserved{device=\"cuda:0\"} 2097152")); /* lanes' */
+    expect(t, "# TYPE avflow_device_exec_count counter\n");
+    expect(t, "avflow_device_exec_count{device=\"cuda:1\"} 11\n");
+    expect(t, "avflow_device_batches_in_flight{device=\"cuda:1\"} 1\n");
+    expect(t, "avflow_device_vram_budget_bytes{device=\"cuda:0\"} 5000\n");
+    expect(t, "avflow_device_resident_bytes{device=\"cuda:0\"} 300\n");
+    expect(t, "avflow_model_device_exec_count{model=\"alpha\",version=\"1\",device=\"cuda:1\"} 6\n");
+    expect(t, "avflow_model_device_inference_count{model=\"alpha\",version=\"1\",device=\"cuda:1\"} 24\n");
+    assert_null(strstr(t, "avflow_model_device_exec_count{model=\"alpha\",version=\"1\",device=\"cuda:0\"}"));
+    free(t);
+    t = render(avf_srv_obs_render_status, &s);
+    expect(t, "\"devices\":[{\"name\":\"cuda:0\"");
+    expect(t, "\"name\":\"cuda:1\"");
+    expect(t, "\"exec_count\":11");
+    expect(t, "\"kind\":\"cuda\"");
+    free(t);
+}
+
 static void status_json(void **state) {
     (void)state;
     avf_srv_obs_snapshot s;
@@ -274,6 +320,7 @@ int main(void) {
         cmocka_unit_test(nvml_fake_figures),  cmocka_unit_test(nvml_absent_or_failing),
         cmocka_unit_test(percentile_ranks),   cmocka_unit_test(recorders_window),
         cmocka_unit_test(metrics_text),       cmocka_unit_test(status_json),
+        cmocka_unit_test(devices_render),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

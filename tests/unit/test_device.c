@@ -32,7 +32,8 @@ static void test_parse(void **state) {
     avf_device *dev = NULL;
     assert_avf_ok(avf_device_parse("cpu", &dev));
     assert_int_equal(avf_device_get_kind(dev), AVF_DEVICE_CPU);
-    const char *bad[] = {"", "gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1x", "cpu:0", "cudaa"};
+    const char *bad[] = {"", "gpu", "cuda:", "cuda:x", "cuda:-1", "cuda:1x", "cpu:", "cpu:x", "cpu:-1",
+                         "cpu:1 ", "cudaa"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         assert_avf_fails(avf_device_parse(bad[i], &dev), AVF_ERR_INVALID_ARG);
     avf_status s = avf_device_parse("cuda:63", &dev);
@@ -42,6 +43,79 @@ static void test_parse(void **state) {
         assert_true(s == AVF_ERR_NOT_FOUND || s == AVF_ERR_UNSUPPORTED);
     assert_avf_fails(avf_device_parse("cuda:99999999999999999999", &dev), AVF_ERR_INVALID_ARG);
     assert_avf_fails(avf_device_parse(NULL, &dev), AVF_ERR_INVALID_ARG);
+}
+
+/* Simulated CPU devices: distinct handles (index, name), host memory. */
+static void test_parse_simulated_cpu(void **state) {
+    avf_device *host = NULL, *d0 = NULL, *d1 = NULL, *d2 = NULL;
+    assert_avf_ok(avf_device_parse("cpu", &host));
+    assert_avf_ok(avf_device_parse("cpu:0", &d0));
+    assert_ptr_equal(host, d0);
+    assert_avf_ok(avf_device_parse("cpu:1", &d1));
+    assert_avf_ok(avf_device_parse("cpu:2", &d2));
+    assert_true(d1 != host && d2 != host && d1 != d2);
+    assert_int_equal(avf_device_get_kind(d1), AVF_DEVICE_CPU);
+    assert_int_equal(avf_device_get_index(d2), 2);
+    assert_string_equal(avf_device_get_name(d1), "cpu:1");
+    assert_avf_fails(avf_device_parse("cpu:8", &d1), AVF_ERR_NOT_FOUND);
+    assert_null(d1);
+    /* a simulated device works like the host: memory, streams, copies */
+    void *p = NULL;
+    assert_avf_ok(avf_device_malloc(d2, 64, &p));
+    avf_stream *s = NULL;
+    assert_avf_ok(avf_stream_create(d2, &s));
+    assert_avf_ok(avf_memset_async(d2, p, 7, 64, s));
+    assert_int_equal(((unsigned char *)p)[63], 7);
+    assert_avf_ok(avf_stream_synchronize(s));
+    avf_stream_free(s);
+    assert_avf_ok(avf_device_free(d2, p));
+    /* the count stays that of the real devices */
+    int n = 0;
+    assert_avf_ok(avf_device_count(AVF_DEVICE_CPU, &n));
+    assert_int_equal(n, 1);
+}
+
+static void test_parse_list(void **state) {
+    avf_device *d[4] = {0};
+    int n = -1;
+    assert_avf_ok(avf_device_parse_list("cpu:0, cpu:1,cpu:2", d, 4, &n));
+    assert_int_equal(n, 3);
+    assert_string_equal(avf_device_get_name(d[0]), "cpu");
+    assert_string_equal(avf_device_get_name(d[2]), "cpu:2");
+    assert_avf_ok(avf_device_parse_list("cpu", d, 4, &n));
+    assert_int_equal(n, 1);
+    struct { const char *spec; avf_status st; const char *needle; } bad[] = {
+        {"", AVF_ERR_INVALID_ARG, "empty device list"},
+        {"cpu:1,cpu:1", AVF_ERR_INVALID_ARG, "cpu:1 is listed twice"},
+        {"cpu,cpu:0", AVF_ERR_INVALID_ARG, "listed twice"},
+        {"cpu:1,,cpu:2", AVF_ERR_INVALID_ARG, "empty entry"},
+        {"cpu:1,", AVF_ERR_INVALID_ARG, "empty entry"},
+        {"cpu:1,gpu:0", AVF_ERR_INVALID_ARG, "bad device 'gpu:0'"},
+        {"cpu:1,cpu:2,cpu:3,cpu:4,cpu:5", AVF_ERR_INVALID_ARG, "more than 4 devices"},
+        {"cpu:9", AVF_ERR_NOT_FOUND, "no device cpu:9"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        n = -1;
+        assert_avf_fails(avf_device_parse_list(bad[i].spec, d, 4, &n), bad[i].st);
+        assert_int_equal(n, 0);
+        assert_non_null(strstr(avf_last_error(), bad[i].needle));
+    }
+    char longlist[400];
+    memset(longlist, 'c', sizeof longlist - 1);
+    longlist[sizeof longlist - 1] = '\0';
+    assert_avf_fails(avf_device_parse_list(longlist, d, 4, &n), AVF_ERR_INVALID_ARG);
+    int cuda = 0;
+    assert_avf_ok(avf_device_count(AVF_DEVICE_CUDA, &cuda));
+    avf_status st = avf_device_parse_list("all", d, 4, &n);
+    if (cuda == 0) {
+        assert_true(st == AVF_ERR_NOT_FOUND || st == AVF_ERR_UNSUPPORTED);
+        assert_non_null(strstr(avf_last_error(), "no CUDA device"));
+    } else {
+        assert_avf_ok(st);
+        assert_int_equal(n, cuda < 4 ? cuda : 4);
+    }
+    assert_avf_fails(avf_device_parse_list(NULL, d, 4, &n), AVF_ERR_INVALID_ARG);
+    assert_avf_fails(avf_device_parse_list("cpu", d, 0, &n), AVF_ERR_INVALID_ARG);
 }
 
 static void test_props_and_memory_info(void **state) {
@@ -224,6 +298,8 @@ int main(void) {
         cmocka_unit_test(test_cpu_always_present),
         cmocka_unit_test(test_lookup_errors),
         cmocka_unit_test(test_parse),
+        cmocka_unit_test(test_parse_simulated_cpu),
+        cmocka_unit_test(test_parse_list),
         cmocka_unit_test(test_runtime_versions),
         AVF_DEVICE_TESTS(test_props_and_memory_info),
         AVF_DEVICE_TESTS(test_malloc_copy_roundtrip),

@@ -177,6 +177,10 @@ typedef struct server_figures {
     double gpu_mem_max;
     double pool_peak;
     double cpu_s, requests;
+    /* per device (avflow_device_* of a multi-device server): batches, rows */
+    int n_dev;
+    char dev[16][32];
+    double dev_exec[16], dev_rows[16];
 } server_figures;
 
 static void scrape(const bench_opts *o, avf_http_conn **c, server_figures *f) {
@@ -201,6 +205,44 @@ static void scrape(const bench_opts *o, avf_http_conn **c, server_figures *f) {
                   &max);
     avf_prom_scan(resp.body, resp.len, "process_cpu_seconds_total", NULL, &f->cpu_s, &max);
     avf_prom_scan(resp.body, resp.len, "avflow_requests_total", NULL, &f->requests, &max);
+    f->n_dev = avf_prom_by_label(resp.body, resp.len, "avflow_device_exec_count", "device",
+                                 f->dev, f->dev_exec, 16);
+    char keys[16][32];
+    double rows[16];
+    int n = avf_prom_by_label(resp.body, resp.len, "avflow_device_inference_count", "device",
+                              keys, rows, 16);
+    for (int i = 0; i < f->n_dev; i++)
+        for (int k = 0; k < n; k++)
+            if (strcmp(f->dev[i], keys[k]) == 0)
+                f->dev_rows[i] = rows[k];
+}
+
+/* The run's share of each device: batches and rows between the two scrapes. */
+typedef struct device_split {
+    int n;
+    char name[16][32];
+    double batches[16], rows[16], share[16];
+} device_split;
+
+static void split_devices(const server_figures *before, const server_figures *after,
+                          device_split *d) {
+    memset(d, 0, sizeof *d);
+    double total = 0;
+    for (int i = 0; i < after->n_dev; i++) {
+        double b0 = 0, r0 = 0;
+        for (int k = 0; k < before->n_dev; k++)
+            if (strcmp(before->dev[k], after->dev[i]) == 0) {
+                b0 = before->dev_exec[k];
+                r0 = before->dev_rows[k];
+            }
+        snprintf(d->name[d->n], sizeof d->name[0], "%s", after->dev[i]);
+        d->batches[d->n] = after->dev_exec[i] - b0;
+        d->rows[d->n] = after->dev_rows[i] - r0;
+        total += d->rows[d->n];
+        d->n++;
+    }
+    for (int i = 0; i < d->n; i++)
+        d->share[i] = total > 0 ? d->rows[i] / total : 0;
 }
 
 /* ---- options ---- */
@@ -447,6 +489,10 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
     double dreq = after->requests - before->requests;
     int have_cpu = before->ok && after->ok && dreq > 0;
     double cpu_per = have_cpu ? (after->cpu_s - before->cpu_s) / dreq : 0;
+    device_split split;
+    memset(&split, 0, sizeof split);
+    if (before->ok && after->ok) /* each device's share of this run (multi-device servers) */
+        split_devices(before, after, &split);
     if (o->json) {
         printf("{\"mode\":\"%s\",\"concurrency\":%d,\"rate\":%g,\"seconds\":%.6f,"
                "\"requests\":%llu,\"ok\":%llu,\"errors\":%llu,\"errors_by_status\":{",
@@ -475,6 +521,11 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
             printf("\"pool_peak_in_use_bytes\":%.0f,", after->pool_peak);
         else
             printf("\"pool_peak_in_use_bytes\":null,");
+        printf("\"devices\":[");
+        for (int i = 0; i < split.n; i++)
+            printf("%s{\"name\":\"%s\",\"batches\":%.0f,\"inferences\":%.0f,\"share\":%.4f}",
+                   i ? "," : "", split.name[i], split.batches[i], split.rows[i], split.share[i]);
+        printf("],");
         if (have_cpu)
             printf("\"cpu_seconds\":%.6f,\"requests\":%.0f,\"cpu_seconds_per_request\":%.9f}}\n",
                    after->cpu_s - before->cpu_s, dreq, cpu_per);
@@ -515,6 +566,10 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
     if (have_cpu)
         printf("  server CPU   %.3f ms per request (%.3f s over %.0f requests)\n", 1e3 * cpu_per,
                after->cpu_s - before->cpu_s, dreq);
+    for (int i = 0; i < split.n; i++)
+        printf("  %-12s %-8s %5.1f %% of the inferences (%.0f in %.0f batches)\n",
+               i ? "" : "server split", split.name[i], 100 * split.share[i], split.rows[i],
+               split.batches[i]);
 }
 
 int avf_cmd_bench(int argc, char **argv) {

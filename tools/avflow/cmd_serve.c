@@ -24,19 +24,26 @@ static void usage(FILE *out) {
             "  --model-repository DIR  the model repository (required)\n"
             "  --host ADDR             address to bind (default 127.0.0.1)\n"
             "  --port N                port (default 8000; 0 picks a free one)\n"
-            "  --device DEV            cpu (default) or cuda:N\n"
+            "  --device DEV            cpu (default) or cuda:N: serve on one device\n"
+            "  --devices LIST          serve on several: cuda:0,cuda:1 or all (every GPU;\n"
+            "                          cpu:0,cpu:1 simulate two devices on the host);\n"
+            "                          each device gets its own workers, pool and budget,\n"
+            "                          models are replicated on every device that has room\n"
+            "                          (config.json \"devices\" pins one to some), and each\n"
+            "                          batch goes to the least loaded device holding it\n"
             "  --api-key KEY           repository load/unload/index need\n"
             "                          'Authorization: Bearer KEY'\n"
             "  --config FILE           JSON options file (keys as the flags, with '_':\n"
-            "                          model_repository, host, port, device, api_key,\n"
+            "                          model_repository, host, port, device, devices, api_key,\n"
             "                          max_body_bytes, threads, vram_budget_bytes, pin,\n"
             "                          pool_cap_bytes, default_timeout_us); flags override it\n"
             "  --max-body-bytes N      larger request bodies get 413 (default 64 MiB)\n"
             "  --threads N             HTTP threads (default 4)\n"
-            "  --vram-budget-bytes N   keep loaded models' weights + plan arenas under N;\n"
-            "                          the least recently used idle model is unloaded\n"
+            "  --vram-budget-bytes N   keep loaded models' weights + plan arenas under N on\n"
+            "                          each device (N,N,...: one per device of --devices);\n"
+            "                          the least recently used idle model there is unloaded\n"
             "  --pin NAME              never evict NAME (repeatable)\n"
-            "  --pool-cap-bytes N      cap the run memory pool (beyond: 503)\n"
+            "  --pool-cap-bytes N      cap each device's run memory pool (beyond: 503)\n"
             "  --default-timeout-us N  deadline of requests whose model sets none\n");
     avf_serve_apps_usage(out);
     fprintf(out,
@@ -108,15 +115,21 @@ int avf_cmd_serve(int argc, char **argv) {
         else if (strcmp(a, "--host") == 0)
             bad = copy_str(a, v, o.host, sizeof o.host);
         else if (strcmp(a, "--device") == 0)
-            bad = copy_str(a, v, o.device, sizeof o.device);
+            bad = copy_str(a, v, o.device, sizeof o.device) || (o.devices[0] = '\0', 0);
+        else if (strcmp(a, "--devices") == 0)
+            bad = copy_str(a, v, o.devices, sizeof o.devices);
         else if (strcmp(a, "--api-key") == 0)
             bad = copy_str(a, v, o.api_key, sizeof o.api_key);
         else if (strcmp(a, "--port") == 0)
             bad = parse_int(a, v, 0, 65535, &x) || (o.port = (int)x, 0);
         else if (strcmp(a, "--threads") == 0)
             bad = parse_int(a, v, 1, 256, &x) || (o.threads = (int)x, 0);
-        else if (strcmp(a, "--vram-budget-bytes") == 0)
-            bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.vram_budget_bytes = (uint64_t)x, 0);
+        else if (strcmp(a, "--vram-budget-bytes") == 0) {
+            if (avf_server_options_set_budgets(&o, v) != AVF_OK) {
+                fprintf(stderr, "avflow serve: %s: %s\n", a, avf_last_error());
+                bad = 1;
+            }
+        }
         else if (strcmp(a, "--pool-cap-bytes") == 0)
             bad = parse_int(a, v, 0, 1LL << 50, &x) || (o.pool_cap_bytes = (uint64_t)x, 0);
         else if (strcmp(a, "--default-timeout-us") == 0)
@@ -168,13 +181,20 @@ int avf_cmd_serve(int argc, char **argv) {
     }
     void *apps_state = NULL;
     char apps_msg[512];
-    if (avf_serve_apps_start(&apps, s, o.device, &apps_state, apps_msg, sizeof apps_msg) != 0) {
+    /* the apps run on one device: the first of --devices ("all": cuda:0) */
+    char app_device[32];
+    snprintf(app_device, sizeof app_device, "%s", o.devices[0] ? o.devices : o.device);
+    app_device[strcspn(app_device, ",")] = '\0';
+    if (strcmp(app_device, "all") == 0)
+        snprintf(app_device, sizeof app_device, "cuda:0");
+    if (avf_serve_apps_start(&apps, s, app_device, &apps_state, apps_msg, sizeof apps_msg) != 0) {
         avf_server_free(s);
         avf_serve_apps_free(apps_state);
         return 1;
     }
-    printf("avflow serve: listening on http://%s:%d (device %s, repository %s)\n", o.host,
-           avf_server_port(s), o.device, o.model_repository);
+    printf("avflow serve: listening on http://%s:%d (device%s %s, repository %s)\n", o.host,
+           avf_server_port(s), o.devices[0] ? "s" : "", o.devices[0] ? o.devices : o.device,
+           o.model_repository);
     if (apps_msg[0])
         printf("%s\n", apps_msg);
     fflush(stdout);
