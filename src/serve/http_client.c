@@ -151,6 +151,23 @@ static avf_status send_all(avf_http_conn *c, const void *p, size_t n) {
     return AVF_OK;
 }
 
+/* One recv of up to n bytes (at least one); AVF_ERR_IO on EOF/timeout. */
+static avf_status recv_some(avf_http_conn *c, char *dst, size_t n, size_t *got) {
+    for (;;) {
+        ssize_t k = recv(c->fd, dst, n, 0);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k == 0)
+            return AVF_FAIL(AVF_ERR_IO, "%s:%d closed the connection", c->host, c->port);
+        if (k < 0)
+            return AVF_FAIL(AVF_ERR_IO, "receive from %s:%d: %s", c->host, c->port,
+                            errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
+                                                                    : strerror(errno));
+        *got = (size_t)k;
+        return AVF_OK;
+    }
+}
+
 /* Read more bytes into c->in (at least one); AVF_ERR_IO on EOF/timeout. */
 static avf_status fill(avf_http_conn *c, size_t limit) {
     if (c->in_len == c->in_cap) {
@@ -165,19 +182,10 @@ static avf_status fill(avf_http_conn *c, size_t limit) {
         c->in = p;
         c->in_cap = cap;
     }
-    for (;;) {
-        ssize_t k = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k == 0)
-            return AVF_FAIL(AVF_ERR_IO, "%s:%d closed the connection", c->host, c->port);
-        if (k < 0)
-            return AVF_FAIL(AVF_ERR_IO, "receive from %s:%d: %s", c->host, c->port,
-                            errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
-                                                                    : strerror(errno));
-        c->in_len += (size_t)k;
-        return AVF_OK;
-    }
+    size_t k;
+    AVF_TRY(recv_some(c, c->in + c->in_len, c->in_cap - c->in_len, &k));
+    c->in_len += k;
+    return AVF_OK;
 }
 
 static void consume(avf_http_conn *c, size_t n) {
@@ -199,12 +207,13 @@ static avf_status line_end(avf_http_conn *c, size_t from, size_t limit, size_t *
     }
 }
 
-static avf_status body_append(avf_http_conn *c, size_t *len, const char *p, size_t n) {
-    if (n > c->max_body - *len)
+/* Room for n more body bytes after len (and a NUL), bounded by max_body. */
+static avf_status body_reserve(avf_http_conn *c, size_t len, size_t n) {
+    if (n > c->max_body - len)
         return AVF_FAIL(AVF_ERR_CORRUPT, "response body over %zu bytes", c->max_body);
-    if (*len + n + 1 > c->body_cap) {
+    if (len + n + 1 > c->body_cap) {
         size_t cap = c->body_cap ? c->body_cap : 16384;
-        while (cap < *len + n + 1)
+        while (cap < len + n + 1)
             cap *= 2;
         char *q = realloc(c->body, cap);
         if (!q)
@@ -212,6 +221,11 @@ static avf_status body_append(avf_http_conn *c, size_t *len, const char *p, size
         c->body = q;
         c->body_cap = cap;
     }
+    return AVF_OK;
+}
+
+static avf_status body_append(avf_http_conn *c, size_t *len, const char *p, size_t n) {
+    AVF_TRY(body_reserve(c, *len, n));
     memcpy(c->body + *len, p, n);
     *len += n;
     c->body[*len] = '\0';
@@ -230,33 +244,13 @@ static avf_status read_exact(avf_http_conn *c, size_t *len, size_t n) {
     }
     if (!n)
         return AVF_OK;
-    /* reserve the rest (body_append bounds it by max_body), then fill it */
     size_t at = *len;
-    AVF_TRY(body_append(c, len, "", 0));
-    if (n > c->max_body - at)
-        return AVF_FAIL(AVF_ERR_CORRUPT, "response body over %zu bytes", c->max_body);
-    if (at + n + 1 > c->body_cap) {
-        size_t cap = c->body_cap ? c->body_cap : 16384;
-        while (cap < at + n + 1)
-            cap *= 2;
-        char *q = realloc(c->body, cap);
-        if (!q)
-            return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "out of memory");
-        c->body = q;
-        c->body_cap = cap;
-    }
+    AVF_TRY(body_reserve(c, at, n));
     while (n) {
-        ssize_t r = recv(c->fd, c->body + at, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r == 0)
-            return AVF_FAIL(AVF_ERR_IO, "%s:%d closed the connection", c->host, c->port);
-        if (r < 0)
-            return AVF_FAIL(AVF_ERR_IO, "receive from %s:%d: %s", c->host, c->port,
-                            errno == EAGAIN || errno == EWOULDBLOCK ? "timed out"
-                                                                    : strerror(errno));
-        at += (size_t)r;
-        n -= (size_t)r;
+        size_t got;
+        AVF_TRY(recv_some(c, c->body + at, n, &got));
+        at += got;
+        n -= got;
     }
     *len = at;
     c->body[at] = '\0';
