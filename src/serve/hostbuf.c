@@ -10,6 +10,7 @@ struct avf_srv_hostbuf_pool {
     pthread_mutex_t mu;
     avf_device *dev;          /* NULL: plain host memory */
     int keep_free;
+    size_t idle_cap;          /* idle bytes kept beyond keep_free buffers */
     int refs;                 /* the creator + one per buffer in flight */
     avf_srv_hostbuf *idle;    /* free list, most recently released first */
     int n_idle;
@@ -26,6 +27,7 @@ avf_status avf_srv_hostbuf_pool_create(avf_device *dev, int keep_free,
     pthread_mutex_init(&p->mu, NULL);
     p->dev = dev && avf_device_get_kind(dev) != AVF_DEVICE_CPU ? dev : NULL;
     p->keep_free = keep_free;
+    p->idle_cap = AVF_SRV_HOSTBUF_IDLE_CAP;
     p->refs = 1;
     *out = p;
     return AVF_OK;
@@ -93,7 +95,8 @@ avf_status avf_srv_hostbuf_get(avf_srv_hostbuf_pool *p, size_t bytes, avf_srv_ho
         p->n_idle--;
         p->refs++;
         p->st.reused++;
-        p->st.in_flight++;
+        if (++p->st.in_flight > p->st.peak_in_flight)
+            p->st.peak_in_flight = p->st.in_flight;
         p->st.idle = p->n_idle;
         p->st.idle_bytes -= b->cap;
         pthread_mutex_unlock(&p->mu);
@@ -125,7 +128,8 @@ avf_status avf_srv_hostbuf_get(avf_srv_hostbuf_pool *p, size_t bytes, avf_srv_ho
     pthread_mutex_lock(&p->mu);
     p->refs++;
     p->st.allocated++;
-    p->st.in_flight++;
+    if (++p->st.in_flight > p->st.peak_in_flight)
+        p->st.peak_in_flight = p->st.in_flight;
     pthread_mutex_unlock(&p->mu);
     *out = b;
     return AVF_OK;
@@ -147,7 +151,9 @@ void avf_srv_hostbuf_unref(avf_srv_hostbuf *b) {
         return;
     }
     p->st.in_flight--;
-    int keep = p->n_idle < p->keep_free;
+    /* as many as were ever needed at once, within the byte cap */
+    int keep = p->n_idle < p->keep_free ||
+               (p->n_idle < p->st.peak_in_flight && p->st.idle_bytes + b->cap <= p->idle_cap);
     if (keep) {
         b->next = p->idle;
         p->idle = b;
@@ -161,6 +167,12 @@ void avf_srv_hostbuf_unref(avf_srv_hostbuf *b) {
         buf_free(p, b);
     if (last)
         pool_destroy(p);
+}
+
+void avf_srv_hostbuf_pool_set_idle_cap(avf_srv_hostbuf_pool *p, size_t bytes) {
+    pthread_mutex_lock(&p->mu);
+    p->idle_cap = bytes;
+    pthread_mutex_unlock(&p->mu);
 }
 
 void avf_srv_hostbuf_pool_stats(avf_srv_hostbuf_pool *p, avf_srv_hostbuf_stats *out) {

@@ -45,9 +45,11 @@ static void test_reuse_smallest_fit(void **state) {
     avf_srv_hostbuf_pool_release(p);
 }
 
+/* Past keep_free, idle buffers are kept up to the byte cap. */
 static void test_idle_bound(void **state) {
     avf_srv_hostbuf_pool *p;
     assert_int_equal(avf_srv_hostbuf_pool_create(cpu_dev(), 2, &p), AVF_OK);
+    avf_srv_hostbuf_pool_set_idle_cap(p, 3 * 65536); /* three 64 KiB-rounded buffers */
     avf_srv_hostbuf *b[5];
     for (int i = 0; i < 5; i++)
         assert_int_equal(avf_srv_hostbuf_get(p, 4096, &b[i]), AVF_OK);
@@ -56,8 +58,29 @@ static void test_idle_bound(void **state) {
     avf_srv_hostbuf_stats s;
     avf_srv_hostbuf_pool_stats(p, &s);
     assert_int_equal(s.allocated, 5);
-    assert_int_equal(s.idle, 2); /* three went back to the allocator */
-    assert_true(s.idle_bytes >= 2 * 4096);
+    assert_int_equal(s.peak_in_flight, 5);
+    assert_int_equal(s.idle, 3); /* two went back to the allocator */
+    assert_true(s.idle_bytes == 3 * 65536);
+    avf_srv_hostbuf_pool_release(p);
+}
+
+/* The pool keeps what its peak needed: a second burst of the same size
+ * allocates nothing (pinning a batch's buffer costs milliseconds). */
+static void test_keeps_peak(void **state) {
+    avf_srv_hostbuf_pool *p;
+    assert_int_equal(avf_srv_hostbuf_pool_create(cpu_dev(), 1, &p), AVF_OK);
+    avf_srv_hostbuf *b[6];
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 6; i++)
+            assert_int_equal(avf_srv_hostbuf_get(p, 100000, &b[i]), AVF_OK);
+        for (int i = 0; i < 6; i++)
+            avf_srv_hostbuf_unref(b[i]);
+    }
+    avf_srv_hostbuf_stats s;
+    avf_srv_hostbuf_pool_stats(p, &s);
+    assert_int_equal(s.allocated, 6);
+    assert_int_equal(s.reused, 12);
+    assert_int_equal(s.idle, 6);
     avf_srv_hostbuf_pool_release(p);
 }
 
@@ -94,6 +117,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reuse_smallest_fit),
         cmocka_unit_test(test_idle_bound),
+        cmocka_unit_test(test_keeps_peak),
         cmocka_unit_test(test_refs_and_late_release),
         cmocka_unit_test(test_bad_args),
     };
