@@ -68,6 +68,16 @@ avf_status avf_audio_acc_finish(avf_audio_acc *acc, int rate, avf_audio *out) {
         return AVF_FAIL(AVF_ERR_CORRUPT, "audio: the stream holds no samples");
     int C = acc->channels;
     int64_t T = acc->frames;
+    if (C == 1) { /* interleaved is planar: hand the buffer over, trimmed */
+        float *p = realloc(acc->buf, (size_t)T * sizeof(float));
+        out->data = p ? p : acc->buf;
+        acc->buf = NULL;
+        out->channels = 1;
+        out->sample_rate = rate;
+        out->frames = T;
+        avf_audio_acc_free(acc);
+        return AVF_OK;
+    }
     float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
     if (!planar)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames", (long long)T);
@@ -151,9 +161,54 @@ static int sndfile_owns(int format) {
     }
 }
 
-static avf_status sndfile_read(SNDFILE *sf, const SF_INFO *info, avf_audio *out) {
+/* The header says how many frames there are (WAV, FLAC, most files): one
+ * buffer of that size, read in one call, deinterleaved once if it has several
+ * channels. A header may lie, so the claim is trusted only up to
+ * AVF_SF_CLAIM_RATIO samples per input byte (a real FLAC of silence can beat
+ * that: it takes the growing path below); a short stream just ends early. */
+#define AVF_SF_CLAIM_RATIO 16
+
+static avf_status sndfile_read_known(SNDFILE *sf, const SF_INFO *info, avf_audio *out) {
+    int C = info->channels;
+    int64_t T = info->frames;
+    float *buf = malloc((size_t)T * (size_t)C * sizeof(float));
+    if (!buf)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames x %d channels",
+                        (long long)T, C);
+    sf_count_t got = sf_readf_float(sf, buf, (sf_count_t)T);
+    if (got <= 0) {
+        free(buf);
+        return AVF_FAIL(AVF_ERR_CORRUPT, "audio: the stream holds no samples");
+    }
+    T = (int64_t)got;
+    if (C > 1) {
+        float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
+        if (!planar) {
+            free(buf);
+            return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames",
+                            (long long)T);
+        }
+        for (int64_t t = 0; t < T; t++)
+            for (int c = 0; c < C; c++)
+                planar[(int64_t)c * T + t] = buf[t * C + c];
+        free(buf);
+        buf = planar;
+    }
+    out->data = buf;
+    out->channels = C;
+    out->sample_rate = info->samplerate;
+    out->frames = T;
+    return AVF_OK;
+}
+
+static avf_status sndfile_read(SNDFILE *sf, const SF_INFO *info, size_t in_bytes,
+                               avf_audio *out) {
     avf_audio_acc acc;
     AVF_TRY(avf_audio_acc_init(&acc, info->channels, info->samplerate));
+    if (info->frames > 0 && info->frames <= acc.max_frames &&
+        (uint64_t)info->frames * (uint64_t)info->channels <=
+            (uint64_t)in_bytes * AVF_SF_CLAIM_RATIO + 65536)
+        return sndfile_read_known(sf, info, out);
     float *chunk = malloc((size_t)AVF_SF_CHUNK * (size_t)info->channels * sizeof(float));
     if (!chunk)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for a read buffer");
@@ -189,7 +244,11 @@ static avf_status sndfile_decode(const char *path, const void *data, size_t size
         return AVF_OK;
     }
     *handled = 1;
-    avf_status s = sndfile_read(sf, &info, out);
+    if (path) {
+        struct stat stt;
+        size = stat(path, &stt) == 0 ? (size_t)stt.st_size : 0;
+    }
+    avf_status s = sndfile_read(sf, &info, size, out);
     sf_close(sf);
     return s;
 }

@@ -227,6 +227,12 @@ static void test_bad_inputs(void **state) {
     assert_avf_ok(avf_audio_decode_memory(wav, 44 + 1000, &d)); /* data cut: what is there */
     assert_int_equal(d.frames, 500);
     avf_audio_free(&d);
+    /* the whole mono file: the header's frame count, read in one buffer */
+    assert_avf_ok(avf_audio_decode_memory(wav, n, &d));
+    assert_int_equal(d.frames, 16000);
+    assert_int_equal(d.channels, 1);
+    assert_true(max_diff(&a, &d) <= 1.0 / 32767 + 1e-6);
+    avf_audio_free(&d);
     uint8_t *bad = malloc(n);
     struct {
         int off;
