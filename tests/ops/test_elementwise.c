@@ -311,7 +311,21 @@ static void check_binary(avf_binary_op op, avf_dtype da, avf_dtype db, const sha
             assert_rel_err_below(ew_err(od, got, want, n), od == AVF_DTYPE_F32 ? 1e-5 : 2e-3);
             free(want);
         } else {
-            assert_int_equal(ew_mismatch(od, got, cpu, n), 0);
+            int64_t bad = ew_mismatch(od, got, cpu, n);
+            for (int64_t i = 0, shown = 0; bad && i < n && shown < 4; i++) {
+                double g = ew_get(od, got, i), c = ew_get(od, cpu, i);
+                if (g == c || (isnan(g) && isnan(c)))
+                    continue;
+                shown++;
+                print_error("%s %s x %s -> %s: [%lld] of %lld: %.17g %s %.17g: gpu %.17g, cpu "
+                            "%.17g\n",
+                            avf_binary_op_name(op), avf_dtype_name(da), avf_dtype_name(db),
+                            avf_dtype_name(od), (long long)i, (long long)n,
+                            ew_get(da, ha, ew_bidx(no, os, sp->na, sp->a, i)),
+                            avf_binary_op_name(op),
+                            ew_get(db, hb, ew_bidx(no, os, sp->nb, sp->b, i)), g, c);
+            }
+            assert_int_equal(bad, 0);
         }
         free(got);
         avf_tensor_release(&ga, env.gpu_stream);

@@ -43,6 +43,15 @@ __device__ __forceinline__ long long ipow(long long base, long long e) {
     return (long long)r;
 }
 
+/* pow() in double for an integer base, whose result is then truncated to an
+ * integer: CUDA's pow is within 2 ulp, not correctly rounded like glibc's,
+ * so pow(-3, 1) can come out as -2.9999999999999996 and truncate to -2.
+ * A result within 4 ulp of an integer is that integer. */
+__device__ __forceinline__ double pow_snapped(double x, double e) {
+    double r = pow(x, e), n = rint(r);
+    return fabs(r - n) <= 4.0 * fabs(r) * 2.220446049250313e-16 ? n : r;
+}
+
 template <typename T> __device__ __forceinline__ double as_double(T v) {
     if constexpr (traits<T>::is_float)
         return (double)traits<T>::ld(v);
@@ -60,7 +69,7 @@ __device__ __forceinline__ TO bin_apply(TA xa, TB yb) {
         if constexpr (!traits<TB>::is_float)
             return (TO)ipow((long long)xa, (long long)yb);
         else
-            return (TO)f2i(pow((double)xa, as_double(yb)));
+            return (TO)f2i(pow_snapped((double)xa, as_double(yb)));
     } else if constexpr (OP == AVF_BINARY_POW && std::is_same<TA, double>::value) {
         return pow(xa, as_double(yb));
     } else if constexpr (OP == AVF_BINARY_POW) {
