@@ -28,6 +28,12 @@ static double now_s(void) {
     return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double cpu_s(clockid_t clock) {
+    struct timespec ts;
+    clock_gettime(clock, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static int cmp_d(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return x < y ? -1 : x > y;
@@ -113,9 +119,11 @@ int main(int argc, char **argv) {
     printf("bench_vad: %s on %s (%s)%s, clip %s, %d timed calls after %d warm-up, median\n",
            model, avf_device_get_name(dev), props.name, fp16 ? " fp16" : "", clip, repeats,
            warmup);
-    printf("%6s %10s %12s %14s %12s %10s %9s %8s %9s %8s %8s\n", "batch", "call ms",
+    /* cpu ms: the process's CPU time per call (decode threads included);
+     * caller ms: the calling thread's (uploads, launches, waits) */
+    printf("%6s %10s %12s %14s %12s %10s %9s %8s %9s %8s %8s %8s %9s\n", "batch", "call ms",
            "audio s/s", "chunks/s", "steps/s", "ms/step", "x batch1", "segments", "prep ms",
-           "vad ms", "post ms");
+           "vad ms", "post ms", "cpu ms", "caller ms");
     double base = 0;
     int rc = 0;
     const char *p = batches;
@@ -141,12 +149,18 @@ int main(int argc, char **argv) {
             in[i] = (avf_vad_input){bytes, (size_t)n};
         avf_vad_stats s0, s1;
         int segs = 0;
+        double cpu = 0, caller = 0;
         for (int r = 0; r < warmup + repeats && rc == 0; r++) {
             if (r == warmup)
                 avf_vad_get_stats(v, &s0);
+            double c0 = cpu_s(CLOCK_PROCESS_CPUTIME_ID), k0 = cpu_s(CLOCK_THREAD_CPUTIME_ID);
             double t0 = now_s();
             avf_status st = avf_vad_run_batch(v, &o, b, in, res);
             double dt = now_s() - t0;
+            if (r >= warmup) {
+                cpu += cpu_s(CLOCK_PROCESS_CPUTIME_ID) - c0;
+                caller += cpu_s(CLOCK_THREAD_CPUTIME_ID) - k0;
+            }
             if (st != AVF_OK || res[0].status != AVF_OK) {
                 fprintf(stderr, "bench_vad: batch %d: %s\n", b,
                         st != AVF_OK ? avf_last_error() : res[0].error);
@@ -180,10 +194,11 @@ int main(int argc, char **argv) {
         if (base > 0)
             snprintf(ratio, sizeof ratio, "%.1f", aps / base);
         /* phase times: means over the timed calls (host wall clock) */
-        printf("%6d %10.2f %12.0f %14.0f %12.0f %10.4f %9s %8d %9.2f %8.2f %8.2f\n", b,
-               med * 1e3, aps, chunks / med, steps / med, med * 1e3 / steps, ratio, segs,
+        printf("%6d %10.2f %12.0f %14.0f %12.0f %10.4f %9s %8d %9.2f %8.2f %8.2f %8.2f %9.2f\n",
+               b, med * 1e3, aps, chunks / med, steps / med, med * 1e3 / steps, ratio, segs,
                (s1.prep_s - s0.prep_s) * 1e3 / repeats, (s1.silero_s - s0.silero_s) * 1e3 / repeats,
-               (s1.post_s - s0.post_s) * 1e3 / repeats);
+               (s1.post_s - s0.post_s) * 1e3 / repeats, cpu * 1e3 / repeats,
+               caller * 1e3 / repeats);
         fflush(stdout);
         free(in);
         free(res);

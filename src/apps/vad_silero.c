@@ -169,8 +169,60 @@ static avf_status step(group *g, int64_t j, int64_t s) {
     return AVF_OK;
 }
 
+/* How far the host runs ahead of the device: at most two windows of
+ * VAD_AHEAD_STEPS steps in flight. Unbounded, a 10 s clip queues ~2,600
+ * commands (326 steps of copies and graph launches); the stream's command
+ * queue fills and the launching thread spins inside the driver until there is
+ * room, a host core per worker, whatever the sync mode. Waiting on an event
+ * of two windows back sleeps instead (avflow serve's blocking sync) and
+ * still keeps ~12 ms of work queued, far more than a step's launch cost. */
+#define VAD_AHEAD_STEPS 32
+
+typedef struct ahead {
+    avf_event *ev[2];
+    int recorded[2];
+    int64_t done; /* steps launched */
+} ahead;
+
+static void ahead_init(ahead *a, avf_device *dev) {
+    memset(a, 0, sizeof *a);
+    for (int i = 0; i < 2; i++)
+        if (avf_event_create(dev, 0, &a->ev[i]) != AVF_OK) {
+            avf_clear_error(); /* no bound: slower host, same results */
+            a->ev[i] = NULL;
+        }
+}
+
+static void ahead_free(ahead *a) {
+    for (int i = 0; i < 2; i++)
+        avf_event_free(a->ev[i]);
+}
+
+/* After each launched step: at each window's end, wait for the end of the
+ * window before the last, then mark this one. */
+static avf_status ahead_step(ahead *a, avf_stream *s) {
+    if (++a->done % VAD_AHEAD_STEPS || !a->ev[0] || !a->ev[1])
+        return AVF_OK;
+    int k = (int)((a->done / VAD_AHEAD_STEPS) & 1);
+    if (a->recorded[k])
+        AVF_TRY(avf_event_synchronize(a->ev[k]));
+    AVF_TRY(avf_event_record(a->ev[k], s));
+    a->recorded[k] = 1;
+    return AVF_OK;
+}
+
+static avf_status group_steps(group *g, ahead *a);
+
 static avf_status group_run(group *g) {
     AVF_TRY(group_setup(g));
+    ahead a;
+    ahead_init(&a, g->v->dev);
+    avf_status st = group_steps(g, &a);
+    ahead_free(&a);
+    return st;
+}
+
+static avf_status group_steps(group *g, ahead *a) {
     int64_t s = 0;
     while (s < g->steps) {
         int b = vad_bucket(running(g, s));
@@ -187,8 +239,10 @@ static avf_status group_run(group *g) {
         if (end - s > kmax)
             end = s + kmax;
         AVF_TRY(make_frames(g, s, end - s));
-        for (int64_t j = 0; j < end - s; j++)
+        for (int64_t j = 0; j < end - s; j++) {
             AVF_TRY(step(g, j, s + j));
+            AVF_TRY(ahead_step(a, g->l->stream));
+        }
         avf_tensor_release(&g->frames, g->l->stream);
         s = end;
     }
