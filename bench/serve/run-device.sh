@@ -53,6 +53,14 @@ thread_cpu() {
     echo "$comm $(echo "$rest" | awk '{print $12 + $13}')"
   done 2>/dev/null | awk -v hz="$(getconf CLK_TCK)" '{t[$1] += $2} END {for (k in t) printf "%s %.3f\n", k, t[k] / hz}' | LC_ALL=C sort
 }
+# busy jiffies and all jiffies of the whole host (/proc/stat), and the CPU
+# seconds of this shell's finished children (the bench client)
+host_jiffies() { awk '/^cpu / {t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t}' /proc/stat; }
+host_busy() { # $1: "busy total" before, $2: after
+  echo "$1 $2" | awk -v n="$(nproc)" '{b = $3 - $1; t = $4 - $2; if (t > 0) printf "host CPU     %.1f %% of %d cores busy during the run (server + client + rest)\n", 100 * b / t, n}'
+}
+# (`times` must run in this shell, not in a $(...) subshell: it writes a file)
+client_cpu() { times > "$tmp/times"; awk 'NR == 2 {u = $1; s = $2; gsub(/[ms]/, " ", u); gsub(/[ms]/, " ", s); split(u, a, " "); split(s, c, " "); printf "%.3f\n", a[1] * 60 + a[2] + c[1] * 60 + c[2]}' "$tmp/times"; }
 cpu_split() { # $1: before file, $2: after file
   LC_ALL=C join -a2 -e 0 -o 0,1.2,2.2 "$1" "$2" | awk '{printf "  %-12s %8.3f s\n", $1, $3 - $2}'
 }
@@ -71,9 +79,14 @@ for inst in $INST; do
   start_server "$inst"
   echo "== 2. rec through HTTP (KServe binary tensors, $C clients, instance_count $inst)" | tee -a "$sum"
   thread_cpu > "$tmp/cpu0"
+  h0=$(host_jiffies); client_cpu > "$tmp/c0"
   timeout 60 "$avflow" bench --url http://127.0.0.1:18500 --model rec --input x=1x3x48x320 \
-    --concurrency "$C" --duration "$dur" --warmup 3 --quiet 2>&1 | tee "$tmp/rec.txt" | tee -a "$sum"
+    --concurrency "$C" --duration "$dur" --warmup 3 --quiet > "$tmp/rec.txt" 2>&1
+  h1=$(host_jiffies); client_cpu > "$tmp/c1"
   thread_cpu > "$tmp/cpu1"
+  tee -a "$sum" < "$tmp/rec.txt"
+  host_busy "$h0" "$h1" | tee -a "$sum"
+  echo "$(cat "$tmp/c0") $(cat "$tmp/c1")" | awk '{printf "client CPU   %.3f s (avflow bench, warm-up + run)\n", $2 - $1}' | tee -a "$sum"
   echo "server CPU by thread (warm-up + run):" | tee -a "$sum"; cpu_split "$tmp/cpu0" "$tmp/cpu1" | tee -a "$sum"
   # the targets, from this run's own numbers
   awk -v off="$offline_ips" -v ms="$offline_ms" -v d="$delay" '
