@@ -62,6 +62,16 @@ avf_status avf_audio_acc_append(avf_audio_acc *acc, const float *interleaved, in
     return AVF_OK;
 }
 
+/* [T, C] interleaved -> a new [C, T] planar buffer (NULL: out of memory). */
+static float *planar_of(const float *interleaved, int64_t T, int C) {
+    float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
+    if (planar)
+        for (int64_t t = 0; t < T; t++)
+            for (int c = 0; c < C; c++)
+                planar[(int64_t)c * T + t] = interleaved[t * C + c];
+    return planar;
+}
+
 avf_status avf_audio_acc_finish(avf_audio_acc *acc, int rate, avf_audio *out) {
     memset(out, 0, sizeof *out);
     if (acc->frames == 0)
@@ -78,12 +88,9 @@ avf_status avf_audio_acc_finish(avf_audio_acc *acc, int rate, avf_audio *out) {
         avf_audio_acc_free(acc);
         return AVF_OK;
     }
-    float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
+    float *planar = planar_of(acc->buf, T, C);
     if (!planar)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames", (long long)T);
-    for (int64_t t = 0; t < T; t++)
-        for (int c = 0; c < C; c++)
-            planar[(int64_t)c * T + t] = acc->buf[t * C + c];
     out->data = planar;
     out->channels = C;
     out->sample_rate = rate;
@@ -182,16 +189,11 @@ static avf_status sndfile_read_known(SNDFILE *sf, const SF_INFO *info, avf_audio
     }
     T = (int64_t)got;
     if (C > 1) {
-        float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
-        if (!planar) {
-            free(buf);
+        float *planar = planar_of(buf, T, C);
+        free(buf);
+        if (!planar)
             return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames",
                             (long long)T);
-        }
-        for (int64_t t = 0; t < T; t++)
-            for (int c = 0; c < C; c++)
-                planar[(int64_t)c * T + t] = buf[t * C + c];
-        free(buf);
         buf = planar;
     }
     out->data = buf;
@@ -244,10 +246,6 @@ static avf_status sndfile_decode(const char *path, const void *data, size_t size
         return AVF_OK;
     }
     *handled = 1;
-    if (path) {
-        struct stat stt;
-        size = stat(path, &stt) == 0 ? (size_t)stt.st_size : 0;
-    }
     avf_status s = sndfile_read(sf, &info, size, out);
     sf_close(sf);
     return s;
@@ -273,7 +271,7 @@ avf_status avf_audio_decode_file(const char *path, avf_audio *out) {
         return AVF_FAIL(AVF_ERR_IO, "audio: %s is not a regular file", path);
     if (st.st_size == 0)
         return AVF_FAIL(AVF_ERR_CORRUPT, "audio: %s is empty", path);
-    return decode(path, NULL, 0, out);
+    return decode(path, NULL, (size_t)st.st_size, out); /* the size bounds header claims */
 }
 
 avf_status avf_audio_decode_memory(const void *data, size_t size, avf_audio *out) {
