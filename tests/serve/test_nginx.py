@@ -15,6 +15,12 @@ Checks:
     requests over both instances (each one's nv_inference_request_success);
   - a second bench during which one instance is SIGKILLed: no errors, and
     the survivor served the rest; nginx logged the failed upstream.
+    One exception, proven from nginx's error log: a reply the killed
+    instance had begun (nginx already forwarded its status line; it logs the
+    upstream's close or reset "while reading upstream", not "while reading
+    response header from upstream") cannot
+    be retried by any proxy, so the client sees a cut connection. Errors are
+    allowed only up to the number of such lines for the killed instance.
 SKIP (77) when nginx is not installed (scripts/setup.sh installs it).
 
 usage: test_nginx.py --avflow BUILD/bin/avflow [--nginx PATH]
@@ -39,7 +45,7 @@ error_log {tmp}/error.log warn;
 daemon off;
 events {{ worker_connections 1024; }}
 http {{
-  log_format up '$status $request upstream=$upstream_addr upstream_status=$upstream_status';
+  log_format up '$status $request upstream=$upstream_addr upstream_status=$upstream_status sent=$body_bytes_sent';
   access_log {tmp}/access.log up;
   client_body_temp_path {tmp}/body;
   proxy_temp_path {tmp}/proxy;
@@ -158,17 +164,24 @@ def main():
             srv_a.p.wait()
             out, err = run.communicate(timeout=120)
             b = json.loads(out) if out.strip() else None
-            check(run.returncode == 0 and b and b["ok"] > 0 and b["errors"] == 0,
+            log = open(f"{ngx_dir}/error.log").read()
+            # Replies cut after nginx had forwarded their header: not retryable.
+            cut = [l for l in log.splitlines() if f":{srv_a.port}" in l and
+                   "while reading upstream" in l]
+            errors = b["errors"] if b else -1
+            check(run.returncode == 0 and b and b["ok"] > 0 and 0 <= errors <= len(cut),
                   f"bench while an instance is killed: {b and b['ok']} ok, "
-                  f"{b and b['errors']} errors {b and b['errors_by_status']}")
-            if not b or b["errors"]:
+                  f"{errors} errors {b and b['errors_by_status']} "
+                  f"({len(cut)} replies cut mid-body by the kill)")
+            if not b or errors:
                 print(f"instances: killed 127.0.0.1:{srv_a.port}, survivor 127.0.0.1:{srv_b.port}")
                 with open(f"{ngx_dir}/access.log") as f:
-                    print("".join(l for l in f if not l.startswith("200 "))[-3000:])
+                    print("".join(l for l in f if not l.startswith("200 ") or
+                                  f":{srv_a.port}" in l)[-3000:])
+                print("\n".join(l for l in log.splitlines() if "upstream" in l)[-3000:])
             after_b = prom1(metrics(srv_b.addr), "nv_inference_request_success", 'model="tiny"')
             check(after_b - before_b > 0.3 * b["ok"] if b else False,
                   f"the survivor served the rest ({after_b - before_b:.0f} requests)")
-            log = open(f"{ngx_dir}/error.log").read()
             bad = [l for l in log.splitlines() if "upstream" in l and
                    ("failed" in l or "prematurely" in l or "reset" in l)]
             check(bad and f":{srv_a.port}" in "".join(bad),
