@@ -18,6 +18,14 @@
 #include "core/cuda/check.h"
 #include "core/error.h"
 
+/* cudaEventBlockingSync when AVF_CUDA_SYNC=blocking: the device flag covers
+ * stream and device synchronization only; cudaEventSynchronize on an event
+ * created without this flag busy-waits whatever the device's policy (CUDA
+ * runtime documentation), so a thread waiting on an event (VAD's run-ahead
+ * bound, the staging slots, a plan's release) held a host core for the whole
+ * wait. Set once by discovery, before any event exists. */
+static unsigned cuda_event_wait_flag;
+
 static avf_status cuda_use(int index) {
     AVF_CUDA_TRY(cudaSetDevice(index));
     return AVF_OK;
@@ -50,6 +58,8 @@ static avf_status cuda_device_count(int *count) {
         flag = cudaDeviceScheduleYield;
     else if (sync && !strcmp(sync, "spin"))
         flag = cudaDeviceScheduleSpin;
+    if (flag == cudaDeviceScheduleBlockingSync)
+        cuda_event_wait_flag = cudaEventBlockingSync;
     for (int i = 0; flag && i < n; i++) {
         if (cudaSetDevice(i) != cudaSuccess || cudaSetDeviceFlags(flag) != cudaSuccess) {
             (void)cudaGetLastError(); /* a context already exists: keep its policy */
@@ -147,7 +157,8 @@ static avf_status cuda_stream_wait_event(int index, void *stream, void *event) {
 static avf_status cuda_event_create(int index, int timing, void **native) {
     AVF_TRY(cuda_use(index));
     cudaEvent_t ev = NULL;
-    AVF_CUDA_TRY(cudaEventCreateWithFlags(&ev, timing ? cudaEventDefault : cudaEventDisableTiming));
+    AVF_CUDA_TRY(cudaEventCreateWithFlags(
+        &ev, (timing ? cudaEventDefault : cudaEventDisableTiming) | cuda_event_wait_flag));
     *native = ev;
     return AVF_OK;
 }
