@@ -172,7 +172,8 @@ def main():
             check(run.returncode == 0 and b and b["ok"] > 0 and 0 <= errors <= len(cut),
                   f"bench while an instance is killed: {b and b['ok']} ok, "
                   f"{errors} errors {b and b['errors_by_status']} "
-                  f"({len(cut)} replies cut mid-body by the kill)")
+                  f"({len(cut)} replies cut mid-body by the kill; first no-response error: "
+                  f"{b and b.get('no_response_error')})")
             if not b or errors:
                 print(f"instances: killed 127.0.0.1:{srv_a.port}, survivor 127.0.0.1:{srv_b.port}")
                 with open(f"{ngx_dir}/access.log") as f:

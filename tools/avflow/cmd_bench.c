@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "avflow.h"
+#include "cli_util.h"
 #include "commands.h"
 #include "serve/bench_body.h"
 #include "serve/bench_stats.h"
@@ -73,6 +74,7 @@ typedef struct worker {
     avf_bench_stats stats;
     int failed_connect;
     char err[256];
+    char no_response[256];       /* why its first measured no-response request failed */
     double last_done;            /* when its last measured request finished */
 } worker;
 
@@ -148,6 +150,9 @@ static void *worker_main(void *arg) {
                                  r->body_len, &resp) == AVF_OK)
                 status = resp.status;
         }
+        if (status == 0 && t >= r->measure_from && !w->no_response[0])
+            snprintf(w->no_response, sizeof w->no_response, "%s",
+                     avf_last_error()[0] ? avf_last_error() : "no response");
         double done = now_s();
         double lat_us = (done - t) * 1e6;
         if (t >= r->measure_from) {
@@ -483,7 +488,8 @@ static const char *human(double bytes, char *buf, size_t cap) {
 }
 
 static void print_summary(const bench_opts *o, const avf_bench_summary *s,
-                          const avf_bench_stats *st, const server_figures *before,
+                          const avf_bench_stats *st, const char *no_response,
+                          const server_figures *before,
                           const server_figures *after, double util_avg, double util_max,
                           double mem_peak, int util_samples) {
     double dreq = after->requests - before->requests;
@@ -505,7 +511,12 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
                 printf("%s\"%d\":%llu", first ? "" : ",", i, (unsigned long long)st->by_status[i]);
                 first = 0;
             }
-        printf("},\"throughput_rps\":%.3f,\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,"
+        printf("},\"no_response_error\":");
+        if (no_response[0])
+            avf_cli_json_string(no_response);
+        else
+            printf("null");
+        printf(",\"throughput_rps\":%.3f,\"latency_us\":{\"p50\":%.1f,\"p90\":%.1f,"
                "\"p95\":%.1f,\"p99\":%.1f,\"mean\":%.1f,\"min\":%.1f,\"max\":%.1f},",
                s->throughput_rps, s->p50_us, s->p90_us, s->p95_us, s->p99_us, s->mean_us,
                s->min_us, s->max_us);
@@ -554,6 +565,8 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
                     printf(" HTTP %d: %llu", i, (unsigned long long)st->by_status[i]);
             }
         printf("\n");
+        if (no_response[0])
+            printf("  first no-response error: %s\n", no_response);
     }
     char hb[32];
     if (util_samples)
@@ -686,7 +699,10 @@ int avf_cmd_bench(int argc, char **argv) {
     avf_bench_stats all;
     avf_bench_stats_init(&all);
     int connect_failures = 0;
+    const char *no_response = "";
     for (int i = 0; i < started; i++) {
+        if (!no_response[0] && w[i].no_response[0])
+            no_response = w[i].no_response;
         avf_bench_stats_merge(&all, &w[i].stats);
         avf_bench_stats_free(&w[i].stats);
         if (w[i].failed_connect && !connect_failures++)
@@ -695,7 +711,7 @@ int avf_cmd_bench(int argc, char **argv) {
     avf_bench_summary s;
     /* The measured span: from the end of warm-up to the last measured answer. */
     avf_bench_summarize(&all, measured_end - r.measure_from, &s);
-    print_summary(&o, &s, &all, &before, &after, util_samples ? util_sum / util_samples : 0,
+    print_summary(&o, &s, &all, no_response, &before, &after, util_samples ? util_sum / util_samples : 0,
                   util_max, mem_peak, util_samples);
     if (all.oom)
         fprintf(stderr, "avflow bench: out of memory storing latencies: percentiles partial\n");
