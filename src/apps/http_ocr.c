@@ -1,5 +1,5 @@
 /* POST /v1/image/ocr: an image (PNG, JPEG) in the body, its text lines out:
- *   {"width": 640, "height": 120, "batch": 3,
+ *   {"width": 640, "height": 120, "batch": 3, "device": "cuda:0",
  *    "lines": [{"text": "TOTAL 42.00", "score": 0.98, "box_score": 0.81,
  *               "box": [[x,y],[x,y],[x,y],[x,y]], "rotated": false}, ...]}
  * Query arguments: det_threshold, box_threshold, unclip_ratio, max_side,
@@ -36,7 +36,7 @@ static int parse(void *user, avf_server_job *j, void *opts) {
     return 1;
 }
 
-static char *result_json(const avf_ocr_result *r, int batch) {
+static char *result_json(const avf_ocr_result *r, int batch, const char *device) {
     json_t *lines = json_array();
     for (int i = 0; lines && i < r->n_lines; i++) {
         const avf_ocr_line *l = &r->lines[i];
@@ -48,8 +48,9 @@ static char *result_json(const avf_ocr_result *r, int batch) {
                                                "box_score", l->box_score, "box",
                                                box ? box : json_array(), "rotated", l->rotated));
     }
-    json_t *o = json_pack("{s:i,s:i,s:i,s:o}", "width", r->width, "height", r->height, "batch",
-                          batch, "lines", lines ? lines : json_array());
+    json_t *o = json_pack("{s:i,s:i,s:i,s:s,s:o}", "width", r->width, "height", r->height,
+                          "batch", batch, "device", device, "lines",
+                          lines ? lines : json_array());
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return s;
@@ -69,10 +70,12 @@ static void run(void *user, const void *opts, int m, avf_server_job *const *jobs
     }
     for (int k = 0; k < m; k++)
         in[k].data = avf_server_job_body(jobs[k], &in[k].len);
-    avf_status st = avf_ocr_run_batch(h->ocr, opts, m, in, res);
+    int r = avf_http_replicas_acquire(&h->replicas);
+    avf_status st = avf_ocr_run_batch(h->ocr[r], opts, m, in, res);
+    avf_http_replicas_release(&h->replicas, r);
     for (int k = 0; k < m; k++) {
         if (st == AVF_OK && res[k].status == AVF_OK)
-            avf_server_job_reply(jobs[k], result_json(&res[k], m));
+            avf_server_job_reply(jobs[k], result_json(&res[k], m, h->device[r]));
         else
             avf_server_job_fail(jobs[k], avf_server_http_status(st != AVF_OK ? st : res[k].status),
                                 res[k].error[0] ? res[k].error : avf_last_error());

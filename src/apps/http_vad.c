@@ -1,7 +1,9 @@
 /* POST /v1/audio/vad: an audio file in the body (WAV, FLAC, OGG; MP3, AAC,
  * M4A, Opus where FFmpeg is built in), speech segments out as JSON:
  *   {"duration_s": 6.2, "sample_rate": 16000, "channels": 1,
- *    "speech_s": 3.9, "segments": [{"start_s": 1.02, "end_s": 2.75}, ...]}
+ *    "speech_s": 3.9, "segments": [{"start_s": 1.02, "end_s": 2.75}, ...],
+ *    "batch": 12, "device": "cuda:0"}
+ * (batch: the requests that ran together; device: where they ran).
  * Query arguments: threshold, min_speech_ms, min_silence_ms, speech_pad_ms
  * (see avflow/vad.h). Requests that arrive together and ask for the same
  * options run as one avf_vad_run_batch, so every Silero step serves all of
@@ -37,7 +39,7 @@ static int parse(void *user, avf_server_job *j, void *opts) {
     return 1;
 }
 
-static char *result_json(const avf_vad_result *r, int batch) {
+static char *result_json(const avf_vad_result *r, int batch, const char *device) {
     json_t *segs = json_array();
     double speech = 0;
     for (int i = 0; segs && i < r->n_segments; i++) {
@@ -45,9 +47,10 @@ static char *result_json(const avf_vad_result *r, int batch) {
         json_array_append_new(segs, json_pack("{s:f,s:f}", "start_s", r->segments[i].start_s,
                                               "end_s", r->segments[i].end_s));
     }
-    json_t *o = json_pack("{s:f,s:i,s:i,s:f,s:o,s:i}", "duration_s", r->duration_s,
+    json_t *o = json_pack("{s:f,s:i,s:i,s:f,s:o,s:i,s:s}", "duration_s", r->duration_s,
                           "sample_rate", r->sample_rate, "channels", r->channels, "speech_s",
-                          speech, "segments", segs ? segs : json_array(), "batch", batch);
+                          speech, "segments", segs ? segs : json_array(), "batch", batch,
+                          "device", device);
     char *s = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(o);
     return s;
@@ -67,10 +70,12 @@ static void run(void *user, const void *opts, int m, avf_server_job *const *jobs
     }
     for (int k = 0; k < m; k++)
         in[k].data = avf_server_job_body(jobs[k], &in[k].len);
-    avf_status st = avf_vad_run_batch(h->vad, opts, m, in, res);
+    int r = avf_http_replicas_acquire(&h->replicas);
+    avf_status st = avf_vad_run_batch(h->vad[r], opts, m, in, res);
+    avf_http_replicas_release(&h->replicas, r);
     for (int k = 0; k < m; k++) {
         if (st == AVF_OK && res[k].status == AVF_OK)
-            avf_server_job_reply(jobs[k], result_json(&res[k], m));
+            avf_server_job_reply(jobs[k], result_json(&res[k], m, h->device[r]));
         else
             avf_server_job_fail(jobs[k], avf_server_http_status(st != AVF_OK ? st : res[k].status),
                                 res[k].error[0] ? res[k].error : avf_last_error());

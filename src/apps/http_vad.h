@@ -3,12 +3,17 @@
 #ifndef AVF_APPS_HTTP_VAD_H
 #define AVF_APPS_HTTP_VAD_H
 
+#include "apps/http_replicas.h"
 #include "avflow/serve.h"
 
 struct avf_vad;
 
+/* The endpoint's pipelines, one per device; each batch runs on the least
+ * busy (http_replicas.h) and its replies name that device. */
 typedef struct avf_http_vad {
-    struct avf_vad *vad;
+    struct avf_vad *vad[AVF_HTTP_MAX_REPLICAS];
+    char device[AVF_HTTP_MAX_REPLICAS][32];
+    avf_http_replicas replicas;
     int fp16;
 } avf_http_vad;
 

@@ -17,10 +17,14 @@ What it asserts (every failure is counted; exit 1 if any):
   - 32 concurrent VAD and 32 concurrent OCR requests all answer 200 with the
     single-request results, and at least one reply reports batch > 1
     (requests were batched across connections);
+  - with --devices (e.g. cpu:0,cpu:1, simulated devices): every reply names
+    one of them, and the concurrent requests ran on each of them (one
+    pipeline per device, batches to the least busy);
   - SIGTERM: the server drains and exits 0.
 If the server does not start, that is a failure, never a skip.
 
 usage: test_http_apps.py --avflow BUILD/bin/avflow --models DIR --data DIR [--device D]
+                         [--devices D1,D2]
 """
 import argparse
 import concurrent.futures as cf
@@ -56,10 +60,11 @@ def post(port, path, body, ctype="application/octet-stream", method="POST"):
     return r.status, js, data
 
 
-def start_server(avflow, models, device):
+def start_server(avflow, models, device, devices):
     repo = tempfile.mkdtemp(prefix="avf-apps-repo-")
+    where = ["--devices", devices] if devices else ["--device", device]
     p = subprocess.Popen([avflow, "serve", "--model-repository", repo, "--apps", models,
-                          "--port", "0", "--device", device, "--app-delay-us", "5000"],
+                          "--port", "0", "--app-delay-us", "5000"] + where,
                          stdout=subprocess.PIPE, stderr=sys.stderr, text=True)
     line = p.stdout.readline()
     if "listening on http://" not in line:
@@ -105,7 +110,10 @@ def main():
     ap.add_argument("--models", required=True)
     ap.add_argument("--data", required=True)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--devices", default=None,
+                    help="serve on these devices (the offline references use --device)")
     a = ap.parse_args()
+    served_on = a.devices.split(",") if a.devices else [a.device]
     wav = os.path.join(a.data, "speech", "vad_mix.wav")
     pngs = sorted(os.path.join(a.data, "ocr", f) for f in os.listdir(os.path.join(a.data, "ocr"))
                   if f.startswith("line_") and f.endswith(".png"))
@@ -114,7 +122,7 @@ def main():
         print("FAIL: models or data missing (make models data)")
         return 1
 
-    p, port, repo = start_server(a.avflow, a.models, a.device)
+    p, port, repo = start_server(a.avflow, a.models, a.device, a.devices)
     check(p is not None, "server starts with --apps and prints its address")
     if p is None:
         return 1
@@ -182,6 +190,13 @@ def main():
         bv = max((r[1] or {}).get("batch", 1) for r in rv)
         bo = max((r[1] or {}).get("batch", 1) for r in ro)
         check(bv > 1 and bo > 1, f"requests batched across connections (max batch VAD {bv}, OCR {bo})")
+        canon = lambda d: "cpu:0" if d == "cpu" else d  # avflow names cpu:0 "cpu"
+        dv = sorted({canon((r[1] or {}).get("device")) for r in rv}, key=str)
+        do = sorted({canon((r[1] or {}).get("device")) for r in ro}, key=str)
+        want = sorted({canon(d) for d in served_on})
+        check(dv == want and do == want,
+              f"replies name the devices they ran on, and every device ran some: VAD {dv}, "
+              f"OCR {do} (serving on {want})")
     finally:
         p.send_signal(signal.SIGTERM)
         try:

@@ -181,12 +181,8 @@ int avf_cmd_serve(int argc, char **argv) {
     }
     void *apps_state = NULL;
     char apps_msg[512];
-    /* the apps run on one device: the first of --devices ("all": cuda:0) */
-    char app_device[32];
-    snprintf(app_device, sizeof app_device, "%s", o.devices[0] ? o.devices : o.device);
-    app_device[strcspn(app_device, ",")] = '\0';
-    if (strcmp(app_device, "all") == 0)
-        snprintf(app_device, sizeof app_device, "cuda:0");
+    /* the apps run on the server's devices (--devices, else --device) */
+    const char *app_device = o.devices[0] ? o.devices : o.device;
     if (avf_serve_apps_start(&apps, s, app_device, &apps_state, apps_msg, sizeof apps_msg) != 0) {
         avf_server_free(s);
         avf_serve_apps_free(apps_state);

@@ -7,6 +7,7 @@
 #include "serve_apps.h"
 #ifdef AVF_HAVE_HTTP_APPS
 #include "apps/http_apps.h"
+#include "apps/http_replicas.h"
 #endif
 
 void avf_serve_apps_flags_init(avf_serve_apps_flags *f) {
@@ -40,7 +41,7 @@ int avf_serve_apps_flag(avf_serve_apps_flags *f, const char *a, const char *v, i
     } else if (strcmp(a, "--app-delay-us") == 0) {
         *bad = int_flag(a, v, 0, 10000000, &f->delay_us);
     } else if (strcmp(a, "--app-workers") == 0) {
-        *bad = int_flag(a, v, 1, 64, &f->workers);
+        *bad = int_flag(a, v, 1, 16, &f->workers);
     } else if (strcmp(a, "--fp16") == 0) {
         long long x = 0;
         *bad = int_flag(a, v, 0, 1, &x);
@@ -56,10 +57,12 @@ void avf_serve_apps_usage(FILE *out) {
             "  --apps DIR              also serve POST /v1/audio/vad (DIR/silero_vad.onnx)\n"
             "                          and POST /v1/image/ocr (DIR/ppocr_v4_det.onnx,\n"
             "                          ppocr_v4_rec.onnx, ppocr_mobile_v2_cls.onnx), e.g.\n"
-            "                          the models/ of scripts/fetch-models.sh\n"
+            "                          the models/ of scripts/fetch-models.sh; a pipeline\n"
+            "                          on each device of --devices\n"
             "  --app-batch N           requests per pipeline batch (default 32)\n"
             "  --app-delay-us N        wait this long for more requests (default 2000)\n"
-            "  --app-workers N         pipeline batches in flight per endpoint (default 2)\n"
+            "  --app-workers N         pipeline batches in flight per device and endpoint\n"
+            "                          (default 2; at most 16 per endpoint in all)\n"
             "  --fp16 0|1              CUDA: run the pipelines' models in fp16 (default 0)\n");
 }
 
@@ -70,8 +73,9 @@ int avf_serve_apps_start(const avf_serve_apps_flags *f, avf_server *s, const cha
     msg[0] = '\0';
     if (!f->dir[0])
         return 0;
-    avf_device *dev = NULL;
-    if (avf_device_parse(device, &dev) != AVF_OK) {
+    avf_device *devs[AVF_HTTP_MAX_REPLICAS];
+    int n_dev = 0;
+    if (avf_device_parse_list(device, devs, AVF_HTTP_MAX_REPLICAS, &n_dev) != AVF_OK) {
         fprintf(stderr, "avflow serve: --apps: %s\n", avf_last_error());
         return 1;
     }
@@ -83,17 +87,30 @@ int avf_serve_apps_start(const avf_serve_apps_flags *f, avf_server *s, const cha
         o.max_delay_us = f->delay_us;
     if (f->workers > 0)
         o.workers = (int)f->workers;
+    if (o.workers * n_dev > AVF_HTTP_APP_MAX_WORKERS) { /* the default on many devices */
+        if (f->workers > 0) {
+            fprintf(stderr, "avflow serve: --app-workers %d on %d devices: at most %d workers "
+                            "per endpoint in all\n", o.workers, n_dev, AVF_HTTP_APP_MAX_WORKERS);
+            return 1;
+        }
+        o.workers = AVF_HTTP_APP_MAX_WORKERS / n_dev;
+    }
     o.fp16 = f->fp16;
     char served[256];
     avf_http_apps *a = NULL;
-    avf_status st = avf_http_apps_create(s, f->dir, dev, &o, served, sizeof served, &a);
+    avf_status st = avf_http_apps_create(s, f->dir, devs, n_dev, &o, served, sizeof served, &a);
     *state = a;
     if (st != AVF_OK) {
         fprintf(stderr, "avflow serve: --apps %s: %s\n", f->dir, avf_last_error());
         return 1;
     }
-    snprintf(msg, cap, "avflow serve: application endpoints %s (batch %d, delay %lld us, %d workers%s)",
-             served, o.max_batch, (long long)o.max_delay_us, o.workers, o.fp16 ? ", fp16" : "");
+    char on[AVF_DEVICE_LIST_MAX_CHARS + 16] = "";
+    for (int d = 0; d < n_dev; d++)
+        snprintf(on + strlen(on), sizeof on - strlen(on), "%s%s", d ? "," : "",
+                 avf_device_get_name(devs[d]));
+    snprintf(msg, cap, "avflow serve: application endpoints %s on %s (batch %d, delay %lld us, "
+             "%d workers per device%s)", served, on, o.max_batch, (long long)o.max_delay_us,
+             o.workers, o.fp16 ? ", fp16" : "");
     return 0;
 }
 

@@ -26,7 +26,8 @@ int avf_serve_apps_flag(avf_serve_apps_flags *f, const char *a, const char *v, i
 /* The help lines for the flags. */
 void avf_serve_apps_usage(FILE *out);
 
-/* Add the endpoints to `s` on device `device`. *state must be passed to
+/* Add the endpoints to `s`, a pipeline on each device of `device` (a
+ * device or a list, as --devices takes it). *state must be passed to
  * avf_serve_apps_free after avf_server_free. msg gets a line saying what
  * is served ("" without --apps). Returns 0, or 1 after printing why not. */
 int avf_serve_apps_start(const avf_serve_apps_flags *f, avf_server *s, const char *device,
