@@ -75,6 +75,10 @@ static inline void avf_exec_set_out(avf_tensor *t, avf_dtype dt, int ndim, const
 
 /* Look an op type up among all families (NULL when none runs it). */
 const avf_exec_op *avf_exec_find(const char *domain, const char *op_type);
+/* Conv's params as its infer resolved them, from the params blob of the
+ * exec op "Conv" (FusedConv runs them with its epilogue in one call). */
+struct avf_conv_params;
+const struct avf_conv_params *avf_exec_conv_resolved(const void *conv_params);
 
 /* The family tables (defined in src/graph/exec/<family>.c). */
 extern const avf_exec_op *const avf_exec_ops_elementwise[];

@@ -4,6 +4,7 @@
 #include "core/error.h"
 #include "ops/conv.h"
 #include "ops/cpu/conv_cpu.h"
+#include "ops/fused.h"
 #ifdef AVF_HAVE_CUDA
 #include "ops/cuda/conv_cuda.h"
 #endif
@@ -220,9 +221,10 @@ avf_status avf_conv_transpose_shape(const avf_conv_params *p, int xnd, const int
     return conv_shape(p, 1, xnd, x, wnd, w, bnd, b, ynd, y);
 }
 
-static avf_status conv_entry(avf_op_ctx *ctx, const avf_conv_params *p, int transpose,
+/* The checks every entry shares; *g is the geometry. */
+static avf_status conv_check(avf_op_ctx *ctx, const avf_conv_params *p, int transpose,
                              const avf_tensor *x, const avf_tensor *w, const avf_tensor *b,
-                             avf_tensor *y) {
+                             const avf_tensor *y, avf_conv_geom *g) {
     static const avf_dtype dts[] = {AVF_DTYPE_F32, AVF_DTYPE_F16};
     const char *op = transpose ? "ConvTranspose" : "Conv";
     AVF_CHECK_ARG(ctx != NULL && p != NULL);
@@ -240,19 +242,48 @@ static avf_status conv_entry(avf_op_ctx *ctx, const avf_conv_params *p, int tran
     AVF_TRY(conv_shape(p, transpose, x->ndim, x->shape, w->ndim, w->shape, b ? b->ndim : -1,
                        b ? b->shape : NULL, &ynd, ys));
     AVF_TRY(avf_op_check_shape(y, "Y", ynd, ys));
+    return avf_conv_geometry(p, transpose, x->ndim, x->shape, w->ndim, w->shape, g);
+}
+
+static avf_status conv_dispatch(avf_op_ctx *ctx, const avf_conv_geom *g, int transpose,
+                                const avf_tensor *x, const avf_tensor *w, const avf_tensor *b,
+                                avf_tensor *y) {
+    if (avf_op_device_is_cpu(ctx))
+        return transpose ? avf_cpu_conv_transpose(ctx, g, x, w, b, y)
+                         : avf_cpu_conv(ctx, g, x, w, b, y);
+#ifdef AVF_HAVE_CUDA
+    return transpose ? avf_cuda_conv_transpose(ctx, g, x, w, b, y)
+                     : avf_cuda_conv(ctx, g, x, w, b, y);
+#else
+    return AVF_OP_NO_CUDA(transpose ? "ConvTranspose" : "Conv");
+#endif
+}
+
+static avf_status conv_entry(avf_op_ctx *ctx, const avf_conv_params *p, int transpose,
+                             const avf_tensor *x, const avf_tensor *w, const avf_tensor *b,
+                             avf_tensor *y) {
     avf_conv_geom g;
-    AVF_TRY(avf_conv_geometry(p, transpose, x->ndim, x->shape, w->ndim, w->shape, &g));
+    AVF_TRY(conv_check(ctx, p, transpose, x, w, b, y, &g));
     if (avf_tensor_numel(y) == 0)
         return AVF_OK;
-    if (avf_op_device_is_cpu(ctx))
-        return transpose ? avf_cpu_conv_transpose(ctx, &g, x, w, b, y)
-                         : avf_cpu_conv(ctx, &g, x, w, b, y);
+    return conv_dispatch(ctx, &g, transpose, x, w, b, y);
+}
+
+avf_status avf_op_conv_epilogue(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,
+                                const avf_tensor *w, const avf_tensor *b,
+                                const avf_epilogue_params *ep, avf_tensor *y) {
+    AVF_CHECK_ARG(ep != NULL);
+    avf_conv_geom g;
+    AVF_TRY(conv_check(ctx, p, 0, x, w, b, y, &g));
+    AVF_TRY(avf_epilogue_check(ep, y, b, 1, y));
+    if (avf_tensor_numel(y) == 0)
+        return AVF_OK;
 #ifdef AVF_HAVE_CUDA
-    return transpose ? avf_cuda_conv_transpose(ctx, &g, x, w, b, y)
-                     : avf_cuda_conv(ctx, &g, x, w, b, y);
-#else
-    return AVF_OP_NO_CUDA(op);
+    if (!avf_op_device_is_cpu(ctx) && avf_cuda_conv_dw_ok(&g))
+        return avf_cuda_conv_dw(ctx, &g, x, w, b, ep, y);
 #endif
+    AVF_TRY(conv_dispatch(ctx, &g, 0, x, w, NULL, y));
+    return avf_op_epilogue(ctx, ep, y, b, 1, y);
 }
 
 avf_status avf_op_conv(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,

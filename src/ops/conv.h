@@ -96,6 +96,13 @@ avf_status avf_op_conv(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tens
                        const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
 avf_status avf_op_conv_transpose(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,
                                  const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+/* Y = ep(conv(X, W) + B) (FusedConv): act(y + B[c]) * post_mul + post_add.
+ * One kernel for depthwise convolutions on CUDA (ops/cuda/conv_dw.cu);
+ * elsewhere the convolution, then avf_op_epilogue in place. */
+struct avf_epilogue_params;
+avf_status avf_op_conv_epilogue(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,
+                                const avf_tensor *w, const avf_tensor *b,
+                                const struct avf_epilogue_params *ep, avf_tensor *y);
 
 /* ---------------------------------------------------------------- pooling */
 

@@ -11,6 +11,7 @@
 
 #include "op_test_util.h"
 #include "ops/conv.h"
+#include "ops/fused.h"
 
 typedef struct conv_case {
     const char *name;
@@ -210,8 +211,8 @@ static void free_data(conv_data *d) {
 
 /* Run the op on ctx with dtype dt (inputs rounded to dt first); result as
  * f32 in a malloc'ed array. */
-static float *run_conv(avf_op_ctx *ctx, const conv_case *c, const conv_data *d, avf_dtype dt,
-                       int *ynd, int64_t *ys) {
+static float *run_conv_ep(avf_op_ctx *ctx, const conv_case *c, const conv_data *d, avf_dtype dt,
+                          const avf_epilogue_params *ep, int *ynd, int64_t *ys) {
     avf_conv_params p;
     case_params(c, &p);
     if (c->transpose)
@@ -239,7 +240,9 @@ static float *run_conv(avf_op_ctx *ctx, const conv_case *c, const conv_data *d, 
     }
     avf_test_tensor(ctx, &y, dt, *ynd, ys, NULL);
     const avf_tensor *b = c->bias ? &t[2] : NULL;
-    if (c->transpose)
+    if (ep)
+        assert_avf_ok(avf_op_conv_epilogue(ctx, &p, &t[0], &t[1], b, ep, &y));
+    else if (c->transpose)
         assert_avf_ok(avf_op_conv_transpose(ctx, &p, &t[0], &t[1], b, &y));
     else
         assert_avf_ok(avf_op_conv(ctx, &p, &t[0], &t[1], b, &y));
@@ -257,6 +260,11 @@ static float *run_conv(avf_op_ctx *ctx, const conv_case *c, const conv_data *d, 
         avf_tensor_release(&t[i], ctx->stream);
     avf_tensor_release(&y, ctx->stream);
     return out;
+}
+
+static float *run_conv(avf_op_ctx *ctx, const conv_case *c, const conv_data *d, avf_dtype dt,
+                       int *ynd, int64_t *ys) {
+    return run_conv_ep(ctx, c, d, dt, NULL, ynd, ys);
 }
 
 static void test_conv_cpu(void **state) {
@@ -333,6 +341,92 @@ static void test_conv_cuda(void **state) {
         free(gpu16);
         free(cpu);
         free(gpu);
+        free_data(&d);
+    }
+    avf_test_env_free(&env);
+}
+
+/* FusedConv's call (avf_op_conv_epilogue): CUDA, where depthwise cases run
+ * the one-pass kernel (conv_dw.cu), against the CPU's convolution then
+ * epilogue; HardSwish with an affine after it, and a plain ReLU. */
+static void test_conv_epilogue_cuda(void **state) {
+    (void)state;
+    avf_test_env env;
+    avf_test_env_init(&env);
+    if (!env.gpu) {
+        avf_test_env_free(&env);
+        skip();
+    }
+    const avf_epilogue_params eps[2] = {{AVF_ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, 1.5f, -0.25f},
+                                        {AVF_ACT_RELU, 0.0f, 0.0f, 1.0f, 0.0f}};
+    for (size_t ci = 0; ci < sizeof conv_cases / sizeof conv_cases[0]; ci++) {
+        const conv_case *c = &conv_cases[ci];
+        if (c->transpose)
+            continue;
+        for (int k = 0; k < 2; k++) {
+            conv_data d;
+            case_data(c, 0x4242 + ci, &d);
+            int ynd = 0;
+            int64_t ys[5];
+            float *cpu = run_conv_ep(&env.cpu_ctx, c, &d, AVF_DTYPE_F32, &eps[k], &ynd, ys);
+            int64_t ny = vol(ys, ynd);
+            env.gpu_ctx.allow_tf32 = 0;
+            float *gpu = run_conv_ep(&env.gpu_ctx, c, &d, AVF_DTYPE_F32, &eps[k], &ynd, ys);
+            double e = avf_test_rel_err_f32(gpu, cpu, ny);
+            if (!(e <= 1e-5))
+                print_error("case '%s' %s f32: %g\n", c->name, avf_act_name(eps[k].act), e);
+            assert_rel_err_below(e, 1e-5);
+            float *cpu16 = run_conv_ep(&env.cpu_ctx, c, &d, AVF_DTYPE_F16, &eps[k], &ynd, ys);
+            float *gpu16 = run_conv_ep(&env.gpu_ctx, c, &d, AVF_DTYPE_F16, &eps[k], &ynd, ys);
+            e = avf_test_rel_err_f32(gpu16, cpu16, ny);
+            if (!(e <= 2e-3))
+                print_error("case '%s' %s f16: %g\n", c->name, avf_act_name(eps[k].act), e);
+            assert_rel_err_below(e, 2e-3);
+            free(cpu16);
+            free(gpu16);
+            free(cpu);
+            free(gpu);
+            free_data(&d);
+        }
+    }
+    avf_test_env_free(&env);
+}
+
+/* A depthwise layer of the OCR classifier's size, f16, through both entries:
+ * big enough that every block shape of the launch is used. */
+static void test_conv_dw_large_cuda(void **state) {
+    (void)state;
+    avf_test_env env;
+    avf_test_env_init(&env);
+    if (!env.gpu) {
+        avf_test_env_free(&env);
+        skip();
+    }
+    static const conv_case big[] = {
+        {"cls dw 5x5 s(2,1)", 0, 2, 4, 32, 32, 32, {6, 96}, {5, 5}, {2, 1}, {1, 1}, {2, 2}, {2, 2}, {0}, 1, 0, {0}},
+        {"cls dw 3x3", 0, 2, 3, 24, 24, 24, {12, 100}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0}, 1, 0, {0}},
+        {"dw 7x7 dil 2", 0, 2, 2, 16, 16, 16, {20, 41}, {7, 7}, {1, 2}, {2, 2}, {6, 6}, {5, 6}, {0}, 1, 0, {0}},
+    };
+    const avf_epilogue_params ep = {AVF_ACT_HARD_SWISH, 1.0f / 6.0f, 0.5f, 1.0f, 0.0f};
+    for (size_t ci = 0; ci < sizeof big / sizeof big[0]; ci++) {
+        conv_data d;
+        case_data(&big[ci], 0x99 + ci, &d);
+        int ynd = 0;
+        int64_t ys[5];
+        for (int fused = 0; fused < 2; fused++) {
+            const avf_epilogue_params *e = fused ? &ep : NULL;
+            float *cpu = run_conv_ep(&env.cpu_ctx, &big[ci], &d, AVF_DTYPE_F32, e, &ynd, ys);
+            float *gpu = run_conv_ep(&env.gpu_ctx, &big[ci], &d, AVF_DTYPE_F32, e, &ynd, ys);
+            int64_t ny = vol(ys, ynd);
+            assert_rel_err_below(avf_test_rel_err_f32(gpu, cpu, ny), 1e-5);
+            float *cpu16 = run_conv_ep(&env.cpu_ctx, &big[ci], &d, AVF_DTYPE_F16, e, &ynd, ys);
+            float *gpu16 = run_conv_ep(&env.gpu_ctx, &big[ci], &d, AVF_DTYPE_F16, e, &ynd, ys);
+            assert_rel_err_below(avf_test_rel_err_f32(gpu16, cpu16, ny), 2e-3);
+            free(cpu);
+            free(gpu);
+            free(cpu16);
+            free(gpu16);
+        }
         free_data(&d);
     }
     avf_test_env_free(&env);
@@ -429,6 +523,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_conv_cpu),
         cmocka_unit_test(test_conv_cuda),
+        cmocka_unit_test(test_conv_epilogue_cuda),
+        cmocka_unit_test(test_conv_dw_large_cuda),
         cmocka_unit_test(test_conv_shape_errors),
         cmocka_unit_test(test_conv_op_errors),
     };

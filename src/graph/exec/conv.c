@@ -156,6 +156,10 @@ static avf_status conv_infer(void *params, avf_exec_call *call) {
     return AVF_OK;
 }
 
+const avf_conv_params *avf_exec_conv_resolved(const void *params) {
+    return &((const conv_exec *)params)->p;
+}
+
 static avf_status conv_run(const void *params, avf_exec_call *call) {
     const conv_exec *c = (const conv_exec *)params;
     if (!avf_exec_out(call, 0))

@@ -23,6 +23,7 @@
 
 #include "core/error.h"
 #include "graph/exec_op.h"
+#include "ops/conv.h"
 #include "ops/fused.h"
 
 typedef struct fused_exec {
@@ -136,7 +137,18 @@ static avf_status convt_infer(void *params, avf_exec_call *call) {
     return conv_infer_any(params, call, convt_prepare);
 }
 
+/* Conv and its epilogue in one op call (one kernel where the device has a
+ * fused one: CUDA depthwise). */
 static avf_status conv_run(const void *params, avf_exec_call *call) {
+    const fused_exec *f = (const fused_exec *)params;
+    avf_tensor *y = avf_exec_out(call, 0);
+    if (!y)
+        return AVF_OK;
+    return avf_op_conv_epilogue(call->ctx, avf_exec_conv_resolved(f->ip.b), avf_exec_in(call, 0),
+                                avf_exec_in(call, 1), avf_exec_in(call, 2), &f->ep, y);
+}
+
+static avf_status convt_run(const void *params, avf_exec_call *call) {
     const fused_exec *f = (const fused_exec *)params;
     avf_tensor *y = avf_exec_out(call, 0);
     if (!y)
@@ -213,7 +225,7 @@ static avf_status ln_run(const void *params, avf_exec_call *call) {
 
 static const avf_exec_op op_fused_conv = {"FusedConv", 0, 0, conv_prepare, conv_infer, conv_run};
 static const avf_exec_op op_fused_convt = {"FusedConvTranspose", 0, 0, convt_prepare, convt_infer,
-                                           conv_run};
+                                           convt_run};
 static const avf_exec_op op_fused_matmul = {"FusedMatMul", 0, 0, matmul_prepare, matmul_infer,
                                             matmul_run};
 static const avf_exec_op op_act = {"Act", 0, 0, act_prepare, act_infer, act_run};

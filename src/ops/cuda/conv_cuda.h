@@ -4,6 +4,7 @@
 #define AVF_OPS_CUDA_CONV_CUDA_H
 
 #include "ops/conv.h"
+#include "ops/fused.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -14,6 +15,13 @@ avf_status avf_cuda_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tens
                          const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
 avf_status avf_cuda_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                                    const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
+/* Depthwise (conv_dw.cu): 1 when g is a 1-D or 2-D convolution with one
+ * filter per channel that the direct kernel runs; then avf_cuda_conv_dw
+ * computes ep(conv(x, w) + b) in one pass (ep NULL: no activation). */
+int avf_cuda_conv_dw_ok(const avf_conv_geom *g);
+avf_status avf_cuda_conv_dw(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                            const avf_tensor *w, const avf_tensor *b,
+                            const avf_epilogue_params *ep, avf_tensor *y);
 /* ind: MaxPool's Indices (i64, Y's shape) or NULL. */
 avf_status avf_cuda_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
                          const avf_tensor *x, avf_tensor *y, avf_tensor *ind);
