@@ -279,7 +279,7 @@ avf_status avf_op_conv_epilogue(avf_op_ctx *ctx, const avf_conv_params *p, const
     if (avf_tensor_numel(y) == 0)
         return AVF_OK;
 #ifdef AVF_HAVE_CUDA
-    if (!avf_op_device_is_cpu(ctx) && avf_cuda_conv_dw_ok(&g))
+    if (!avf_op_device_is_cpu(ctx) && avf_cuda_conv_dw_ok(&g, x->dtype))
         return avf_cuda_conv_dw(ctx, &g, x, w, b, ep, y);
 #endif
     AVF_TRY(conv_dispatch(ctx, &g, 0, x, w, NULL, y));

@@ -374,7 +374,7 @@ int64_t vol3(const int64_t *d) { return d[0] * d[1] * d[2]; }
 
 extern "C" avf_status avf_cuda_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                                     const avf_tensor *w, const avf_tensor *b, avf_tensor *y) {
-    if (avf_cuda_conv_dw_ok(g)) /* depthwise: the direct kernel (conv_dw.cu says why) */
+    if (avf_cuda_conv_dw_ok(g, x->dtype)) /* depthwise: the direct kernel (conv_dw.cu says why) */
         return avf_cuda_conv_dw(ctx, g, x, w, b, nullptr, y);
     cudnnHandle_t h;
     AVF_TRY(avf_cuda_cudnn(ctx, &h));

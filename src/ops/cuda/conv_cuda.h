@@ -16,9 +16,10 @@ avf_status avf_cuda_conv(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tens
 avf_status avf_cuda_conv_transpose(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                                    const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
 /* Depthwise (conv_dw.cu): 1 when g is a 1-D or 2-D convolution with one
- * filter per channel that the direct kernel runs; then avf_cuda_conv_dw
+ * filter per channel that the direct kernel runs in dtype dt, and where it
+ * beat cuDNN on the GPU (conv_dw.cu has the measurements); then avf_cuda_conv_dw
  * computes ep(conv(x, w) + b) in one pass (ep NULL: no activation). */
-int avf_cuda_conv_dw_ok(const avf_conv_geom *g);
+int avf_cuda_conv_dw_ok(const avf_conv_geom *g, avf_dtype dt);
 avf_status avf_cuda_conv_dw(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                             const avf_tensor *w, const avf_tensor *b,
                             const avf_epilogue_params *ep, avf_tensor *y);
