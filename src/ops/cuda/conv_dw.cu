@@ -116,16 +116,20 @@ extern "C" int avf_cuda_conv_dw_ok(const avf_conv_geom *g, avf_dtype dt) {
             return 0;
     if (g->c_in > (1 << 24) || g->n > (1 << 24))
         return 0;
-    /* Measured on an H200 (bench/results/gpu-h200-2026-12-03-2052fc9.txt):
-     * faster than cuDNN for every depthwise layer of the OCR classifier and
-     * detector, f32 and f16, and of the recognizer in f32; the recognizer in
-     * f16 at batch 256 lost 3.1 ms. Its distinct layers are 5x5 with 15-59 M
-     * outputs, where this kernel's 25 loads per output cost more than cuDNN's
-     * f16 NHWC kernel with its transposes: those go to cuDNN. (This split is
-     * reasoned from that run, not yet measured by itself.) */
-    int64_t taps = g->k[AVF_CONV_MAX_SP - 2] * g->k[AVF_CONV_MAX_SP - 1];
+    /* Measured on an H200 against the cuDNN-only run of the day before
+     * (bench/results/gpu-h200-2026-12-03-2052fc9.txt vs
+     * engine-h200-2026-12-02-928b8a9.txt), with every depthwise layer here:
+     * f32 faster or level everywhere (cls b256 3.09 -> 2.67 ms, rec b256
+     * 25.1 -> 24.3, det b32 20.9 -> 21.2); f16 faster at batch 1 and for the
+     * classifier (b256 2.30 -> 1.89 ms, layers up to 9.8 M outputs), slower
+     * for the big f16 layers (rec b256 11.0 -> 14.4 ms, layers of 15-63 M
+     * outputs; det b32 8.4 -> 9.4, some of 20-52 M): there cuDNN's f16 NHWC
+     * kernel wins despite its transposes, and this kernel's 2-byte loads, 9
+     * or 25 per output, bound it. So f16 layers over 10 Mi outputs go to
+     * cuDNN. (This split is reasoned from those runs, not yet measured by
+     * itself.) */
     int64_t outputs = g->n * g->c_out * g->out[AVF_CONV_MAX_SP - 2] * g->out[AVF_CONV_MAX_SP - 1];
-    if (dt == AVF_DTYPE_F16 && taps > 9 && outputs > ((int64_t)12 << 20))
+    if (dt == AVF_DTYPE_F16 && outputs > ((int64_t)10 << 20))
         return 0;
     return 1;
 }
