@@ -64,7 +64,7 @@ avf_status avf_audio_acc_append(avf_audio_acc *acc, const float *interleaved, in
 
 /* [T, C] interleaved -> a new [C, T] planar buffer (NULL: out of memory). */
 static float *planar_of(const float *interleaved, int64_t T, int C) {
-    float *planar = malloc((size_t)T * (size_t)C * sizeof(float));
+    float *planar = avf_audio_buf_get((size_t)T * (size_t)C * sizeof(float));
     if (planar)
         for (int64_t t = 0; t < T; t++)
             for (int c = 0; c < C; c++)
@@ -108,7 +108,7 @@ void avf_audio_acc_free(avf_audio_acc *acc) {
 void avf_audio_free(avf_audio *a) {
     if (!a)
         return;
-    free(a->data);
+    avf_audio_buf_put(a->data); /* kept for the next decode */
     memset(a, 0, sizeof *a);
 }
 
@@ -178,19 +178,19 @@ static int sndfile_owns(int format) {
 static avf_status sndfile_read_known(SNDFILE *sf, const SF_INFO *info, avf_audio *out) {
     int C = info->channels;
     int64_t T = info->frames;
-    float *buf = malloc((size_t)T * (size_t)C * sizeof(float));
+    float *buf = avf_audio_buf_get((size_t)T * (size_t)C * sizeof(float));
     if (!buf)
         return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames x %d channels",
                         (long long)T, C);
     sf_count_t got = sf_readf_float(sf, buf, (sf_count_t)T);
     if (got <= 0) {
-        free(buf);
+        avf_audio_buf_put(buf);
         return AVF_FAIL(AVF_ERR_CORRUPT, "audio: the stream holds no samples");
     }
     T = (int64_t)got;
     if (C > 1) {
         float *planar = planar_of(buf, T, C);
-        free(buf);
+        avf_audio_buf_put(buf);
         if (!planar)
             return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "audio: no memory for %lld frames",
                             (long long)T);

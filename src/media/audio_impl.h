@@ -23,6 +23,14 @@ avf_status avf_audio_acc_append(avf_audio_acc *acc, const float *interleaved, in
 avf_status avf_audio_acc_finish(avf_audio_acc *acc, int rate, avf_audio *out);
 void avf_audio_acc_free(avf_audio_acc *acc);
 
+/* Sample buffers (audio_buffers.c): get one of at least `bytes` (a kept one
+ * or malloc's; NULL when out of memory), put one back when done (kept for
+ * the next get, or freed). Any malloc'ed pointer may be put. avf_audio_free
+ * puts its samples; the decoders get theirs. */
+float *avf_audio_buf_get(size_t bytes);
+void avf_audio_buf_put(float *p);
+size_t avf_audio_buf_kept_bytes(void); /* for the tests */
+
 /* FFmpeg decode of a file (path) or of memory (data, size). */
 avf_status avf_audio_decode_av(const char *path, const void *data, size_t size, avf_audio *out);
 
