@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_name.h"
 #include "serve/app.h"
+#include "serve/bodies.h"
 #include "serve/infer_json.h"
 #include "serve/obs.h"
 #include "serve/request.h"
@@ -57,7 +58,7 @@ void avf_srv_job_ref(avf_server_job *j) { atomic_fetch_add(&j->refs, 1); }
 void avf_srv_job_unref(avf_server_job *j) {
     if (!j || atomic_fetch_sub(&j->refs, 1) != 1)
         return;
-    free(j->body);
+    avf_srv_body_free(j->body);
     free(j->reply);
     free(j);
 }

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "core/error.h"
+#include "serve/bodies.h"
 #include "serve/hostbuf.h"
 
 uint64_t avf_srv_now_ns(void) {
@@ -39,7 +40,7 @@ void avf_srv_request_unref(avf_srv_request *r) {
             free(r->outputs[i].data);
     for (int i = 0; i < AVF_SRV_MAX_IO; i++)
         avf_srv_hostbuf_unref(r->outputs[i].hold);
-    free(r->body);
+    avf_srv_body_free(r->body);
     free(r);
 }
 

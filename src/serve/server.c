@@ -14,6 +14,7 @@
 #include "avflow/device.h"
 #include "avflow/log.h"
 #include "core/error.h"
+#include "serve/bodies.h"
 #include "serve/config.h"
 #include "serve/conn_reaper.h"
 #include "serve/server_impl.h"
@@ -35,7 +36,7 @@ static void conn_free(avf_srv_conn *c) {
         avf_srv_job_unref(c->job);
     if (c->inst)
         avf_srv_repo_release(c->s->repo, c->inst);
-    free(c->body);
+    avf_srv_body_free(c->body);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -155,7 +156,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
          * reallocs, which leave the allocator's arenas fragmented under load */
         unsigned long long want = cl ? strtoull(cl, NULL, 10) : 0;
         if (want > 0 && want <= s->o.max_body_bytes) {
-            c->body = malloc((size_t)want);
+            c->body = avf_srv_body_alloc((size_t)want);
             c->cap = c->body ? (size_t)want : 0;
         }
         return MHD_YES;
@@ -165,7 +166,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
         *upload_size = 0;
         if (c->too_big || n > s->o.max_body_bytes - c->len) {
             c->too_big = 1; /* chunked bodies: keep reading, answer 413 at the end */
-            free(c->body);
+            avf_srv_body_free(c->body);
             c->body = NULL;
             c->len = c->cap = 0;
             return MHD_YES;

@@ -1,6 +1,6 @@
-/* The sample buffer cache of the audio decoders (src/media/audio_buffers.c):
- * a freed clip's buffer goes to the next decode of its size, a much smaller
- * request does not take a big buffer, and what is kept stays bounded. */
+/* The audio decoders' sample buffers (src/media/audio_buffers.c): a freed
+ * clip's buffer goes to the next decode of its size. The cache itself is
+ * tested in tests/unit/test_block_cache.c. */
 #include <math.h>
 #include <stdlib.h>
 
@@ -39,45 +39,9 @@ static void test_next_decode_reuses_the_freed_buffer(void **state) {
     free(wav);
 }
 
-static void test_sizes_match(void **state) {
-    (void)state;
-    float *big = avf_audio_buf_get((size_t)4 << 20);
-    assert_non_null(big);
-    avf_audio_buf_put(big);
-    /* a request under half its size gets another buffer */
-    float *small = avf_audio_buf_get((size_t)1 << 20);
-    assert_non_null(small);
-    assert_ptr_not_equal(small, big);
-    /* one that fits takes it */
-    float *again = avf_audio_buf_get((size_t)3 << 20);
-    assert_ptr_equal(again, big);
-    avf_audio_buf_put(small);
-    avf_audio_buf_put(again);
-    avf_audio_buf_put(NULL); /* ignored */
-}
-
-static void test_bounded(void **state) {
-    (void)state;
-    /* 40 buffers of 8 MiB: at most 32 kept, at most 128 MiB in all */
-    float *p[40];
-    for (int i = 0; i < 40; i++) {
-        p[i] = avf_audio_buf_get((size_t)8 << 20);
-        assert_non_null(p[i]);
-    }
-    for (int i = 0; i < 40; i++)
-        avf_audio_buf_put(p[i]);
-    assert_true(avf_audio_buf_kept_bytes() <= ((size_t)128 << 20));
-    /* one bigger than a kept buffer may be is freed, not kept */
-    size_t before = avf_audio_buf_kept_bytes();
-    avf_audio_buf_put(malloc((size_t)64 << 20));
-    assert_int_equal(avf_audio_buf_kept_bytes(), before);
-}
-
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_next_decode_reuses_the_freed_buffer),
-        cmocka_unit_test(test_sizes_match),
-        cmocka_unit_test(test_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
