@@ -303,6 +303,33 @@ static void test_conv_cpu(void **state) {
     avf_test_env_free(&env);
 }
 
+/* CUDA against the CPU for one case (ep: through avf_op_conv_epilogue):
+ * f32 with TF32 off within 1e-5, f16 within 2e-3. */
+static void check_cuda_vs_cpu(avf_test_env *env, const conv_case *c, const conv_data *d,
+                              const avf_epilogue_params *ep) {
+    const char *act = ep ? avf_act_name(ep->act) : "-";
+    int ynd = 0;
+    int64_t ys[5];
+    float *cpu = run_conv_ep(&env->cpu_ctx, c, d, AVF_DTYPE_F32, ep, &ynd, ys);
+    int64_t ny = vol(ys, ynd);
+    env->gpu_ctx.allow_tf32 = 0;
+    float *gpu = run_conv_ep(&env->gpu_ctx, c, d, AVF_DTYPE_F32, ep, &ynd, ys);
+    double e = avf_test_rel_err_f32(gpu, cpu, ny);
+    if (!(e <= 1e-5))
+        print_error("case '%s' (epilogue %s) f32: %g\n", c->name, act, e);
+    assert_rel_err_below(e, 1e-5);
+    float *cpu16 = run_conv_ep(&env->cpu_ctx, c, d, AVF_DTYPE_F16, ep, &ynd, ys);
+    float *gpu16 = run_conv_ep(&env->gpu_ctx, c, d, AVF_DTYPE_F16, ep, &ynd, ys);
+    e = avf_test_rel_err_f32(gpu16, cpu16, ny);
+    if (!(e <= 2e-3))
+        print_error("case '%s' (epilogue %s) f16: %g\n", c->name, act, e);
+    assert_rel_err_below(e, 2e-3);
+    free(cpu16);
+    free(gpu16);
+    free(cpu);
+    free(gpu);
+}
+
 static void test_conv_cuda(void **state) {
     (void)state;
     avf_test_env env;
@@ -315,32 +342,17 @@ static void test_conv_cuda(void **state) {
         const conv_case *c = &conv_cases[ci];
         conv_data d;
         case_data(c, 0x777 + ci, &d);
+        check_cuda_vs_cpu(&env, c, &d, NULL);
+        /* TF32 allowed: looser, but must still be the same convolution */
         int ynd = 0;
         int64_t ys[5];
         float *cpu = run_conv(&env.cpu_ctx, c, &d, AVF_DTYPE_F32, &ynd, ys);
-        int64_t ny = vol(ys, ynd);
-        env.gpu_ctx.allow_tf32 = 0;
-        float *gpu = run_conv(&env.gpu_ctx, c, &d, AVF_DTYPE_F32, &ynd, ys);
-        double e = avf_test_rel_err_f32(gpu, cpu, ny);
-        if (!(e <= 1e-5))
-            print_error("case '%s' f32\n", c->name);
-        assert_rel_err_below(e, 1e-5);
-        float *cpu16 = run_conv(&env.cpu_ctx, c, &d, AVF_DTYPE_F16, &ynd, ys);
-        float *gpu16 = run_conv(&env.gpu_ctx, c, &d, AVF_DTYPE_F16, &ynd, ys);
-        e = avf_test_rel_err_f32(gpu16, cpu16, ny);
-        if (!(e <= 2e-3))
-            print_error("case '%s' f16\n", c->name);
-        assert_rel_err_below(e, 2e-3);
-        /* TF32 allowed: looser, but must still be the same convolution */
         env.gpu_ctx.allow_tf32 = 1;
         float *tf = run_conv(&env.gpu_ctx, c, &d, AVF_DTYPE_F32, &ynd, ys);
-        assert_rel_err_below(avf_test_rel_err_f32(tf, cpu, ny), 5e-3);
+        assert_rel_err_below(avf_test_rel_err_f32(tf, cpu, vol(ys, ynd)), 5e-3);
         env.gpu_ctx.allow_tf32 = 0;
         free(tf);
-        free(cpu16);
-        free(gpu16);
         free(cpu);
-        free(gpu);
         free_data(&d);
     }
     avf_test_env_free(&env);
@@ -366,34 +378,16 @@ static void test_conv_epilogue_cuda(void **state) {
         for (int k = 0; k < 2; k++) {
             conv_data d;
             case_data(c, 0x4242 + ci, &d);
-            int ynd = 0;
-            int64_t ys[5];
-            float *cpu = run_conv_ep(&env.cpu_ctx, c, &d, AVF_DTYPE_F32, &eps[k], &ynd, ys);
-            int64_t ny = vol(ys, ynd);
-            env.gpu_ctx.allow_tf32 = 0;
-            float *gpu = run_conv_ep(&env.gpu_ctx, c, &d, AVF_DTYPE_F32, &eps[k], &ynd, ys);
-            double e = avf_test_rel_err_f32(gpu, cpu, ny);
-            if (!(e <= 1e-5))
-                print_error("case '%s' %s f32: %g\n", c->name, avf_act_name(eps[k].act), e);
-            assert_rel_err_below(e, 1e-5);
-            float *cpu16 = run_conv_ep(&env.cpu_ctx, c, &d, AVF_DTYPE_F16, &eps[k], &ynd, ys);
-            float *gpu16 = run_conv_ep(&env.gpu_ctx, c, &d, AVF_DTYPE_F16, &eps[k], &ynd, ys);
-            e = avf_test_rel_err_f32(gpu16, cpu16, ny);
-            if (!(e <= 2e-3))
-                print_error("case '%s' %s f16: %g\n", c->name, avf_act_name(eps[k].act), e);
-            assert_rel_err_below(e, 2e-3);
-            free(cpu16);
-            free(gpu16);
-            free(cpu);
-            free(gpu);
+            check_cuda_vs_cpu(&env, c, &d, &eps[k]);
             free_data(&d);
         }
     }
     avf_test_env_free(&env);
 }
 
-/* A depthwise layer of the OCR classifier's size, f16, through both entries:
- * big enough that every block shape of the launch is used. */
+/* Depthwise layers of the OCR classifier's sizes (and a 7x7 dilated one),
+ * through both entries: big enough that every block shape of the launch is
+ * used. */
 static void test_conv_dw_large_cuda(void **state) {
     (void)state;
     avf_test_env env;
@@ -411,22 +405,8 @@ static void test_conv_dw_large_cuda(void **state) {
     for (size_t ci = 0; ci < sizeof big / sizeof big[0]; ci++) {
         conv_data d;
         case_data(&big[ci], 0x99 + ci, &d);
-        int ynd = 0;
-        int64_t ys[5];
-        for (int fused = 0; fused < 2; fused++) {
-            const avf_epilogue_params *e = fused ? &ep : NULL;
-            float *cpu = run_conv_ep(&env.cpu_ctx, &big[ci], &d, AVF_DTYPE_F32, e, &ynd, ys);
-            float *gpu = run_conv_ep(&env.gpu_ctx, &big[ci], &d, AVF_DTYPE_F32, e, &ynd, ys);
-            int64_t ny = vol(ys, ynd);
-            assert_rel_err_below(avf_test_rel_err_f32(gpu, cpu, ny), 1e-5);
-            float *cpu16 = run_conv_ep(&env.cpu_ctx, &big[ci], &d, AVF_DTYPE_F16, e, &ynd, ys);
-            float *gpu16 = run_conv_ep(&env.gpu_ctx, &big[ci], &d, AVF_DTYPE_F16, e, &ynd, ys);
-            assert_rel_err_below(avf_test_rel_err_f32(gpu16, cpu16, ny), 2e-3);
-            free(cpu);
-            free(gpu);
-            free(cpu16);
-            free(gpu16);
-        }
+        check_cuda_vs_cpu(&env, &big[ci], &d, NULL);
+        check_cuda_vs_cpu(&env, &big[ci], &d, &ep);
         free_data(&d);
     }
     avf_test_env_free(&env);
