@@ -170,12 +170,12 @@ static avf_status step(group *g, int64_t j, int64_t s) {
 }
 
 /* How far the host runs ahead of the device: at most two windows of
- * VAD_AHEAD_STEPS steps in flight. Unbounded, a 10 s clip queues ~2,600
- * commands (326 steps of copies and graph launches); the stream's command
- * queue fills and the launching thread spins inside the driver until there is
- * room, a host core per worker, whatever the sync mode. Waiting on an event
- * of two windows back sleeps instead (avflow serve's blocking sync) and
- * still keeps ~12 ms of work queued, far more than a step's launch cost. */
+ * VAD_AHEAD_STEPS steps in flight, so a 10 s clip does not queue its ~2,600
+ * commands (326 steps of copies and graph launches) before the first has run.
+ * On an H200 the bound alone did not lower the calling thread's CPU: that was
+ * cudaEventSynchronize busy-waiting on events made without
+ * cudaEventBlockingSync (backend_cuda.c). Under blocking sync the wait on
+ * the window before last sleeps and still leaves ~12 ms of work queued. */
 #define VAD_AHEAD_STEPS 32
 
 typedef struct ahead {
