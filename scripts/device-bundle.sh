@@ -124,6 +124,13 @@ if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then
     echo "device-bundle: could not fetch onnx2torch (peers will report it missing)" >&2
 fi
 cp "$root"/.whl/onnx2torch-*.whl "$out/whl/" 2>/dev/null || true
+# silero-vad: its silero_vad.jit is VAD's PyTorch peer (onnx2torch cannot
+# convert the ONNX model's If and LSTM).
+if ! ls "$root"/.whl/silero_vad-*.whl >/dev/null 2>&1; then
+  python3 -m pip download -q --no-deps --only-binary=:all: -d "$root/.whl" silero-vad==5.1.2 ||
+    echo "device-bundle: could not fetch silero-vad (the VAD peer will report it missing)" >&2
+fi
+cp "$root"/.whl/silero_vad-*.whl "$out/whl/" 2>/dev/null || true
 # Debug info is most of the bytes and the carry is bounded (64 MiB): strip it
 # (symbols stay, so backtraces still name functions; -lineinfo is in the
 # device code, which strip leaves alone).

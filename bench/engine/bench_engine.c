@@ -32,14 +32,15 @@ typedef struct preset {
     const char *name, *file;
     int ndim;
     int64_t shape[4]; /* shape[0] is the batch */
-    int is_vad;       /* Silero VAD: input [B, 512], state [2, B, 128], sr */
+    int is_vad;       /* Silero VAD: input [B, 576], state [2, B, 128], sr */
 } preset;
 
 static const preset presets[] = {
     {"ocr_rec", "ppocr_v4_rec.onnx", 4, {1, 3, 48, 320}, 0},
     {"ocr_det", "ppocr_v4_det.onnx", 4, {1, 3, 640, 640}, 0},
     {"ocr_cls", "ppocr_mobile_v2_cls.onnx", 4, {1, 3, 48, 192}, 0},
-    {"vad", "silero_vad.onnx", 2, {1, 512, 0, 0}, 1},
+    /* 64 samples of context, then the 512-sample chunk: what the VAD app feeds */
+    {"vad", "silero_vad.onnx", 2, {1, 576, 0, 0}, 1},
 };
 
 static double now_ms(void) {
@@ -78,7 +79,7 @@ static void usage(FILE *f) {
                "modes: graph (plans replaying CUDA graphs, the default), interp (node by node),\n"
                "       graph16 (--fp16: graphs with float values in f16)\n"
                "presets: ocr_rec (1x3x48x320), ocr_det (1x3x640x640), ocr_cls (1x3x48x192),\n"
-               "         vad (1x512 + state); the first dim is replaced by each batch size.\n");
+               "         vad (1x576 + state); the first dim is replaced by each batch size.\n");
 }
 
 int main(int argc, char **argv) {

@@ -13,6 +13,14 @@ arithmetic into host tensors copied to the GPU on every call, which a CUDA
 graph capture refuses, and it needs ranks that only shape inference gives.
 The folding only removes work, so it favours the peer.
 
+Silero VAD has no onnx2torch conversion (onnx2torch 1.5.15 has no If and no
+LSTM converter), so its PyTorch peer is the PyTorch model that the same
+silero-vad wheel ships beside the ONNX file: silero_vad.jit, the TorchScript
+module the ONNX model was exported from. Its 16 kHz network is called with
+the ONNX model's inputs (x [B, 576]: 64 samples of context then the 512-sample
+chunk; state [2, B, 128]); its outputs are checked against ONNX Runtime's on
+the same inputs, so the peer is shown to compute the same thing.
+
 GPU times: CUDA events around each call, warm-up first, median of the timed
 runs. Inputs are random in [-1, 1) and already on the device. A model that a
 peer cannot run is reported with the reason, never skipped silently.
@@ -29,7 +37,9 @@ PRESETS = {
     "ocr_rec": ("ppocr_v4_rec.onnx", (3, 48, 320)),
     "ocr_det": ("ppocr_v4_det.onnx", (3, 640, 640)),
     "ocr_cls": ("ppocr_mobile_v2_cls.onnx", (3, 48, 192)),
+    "vad": ("silero_vad.onnx", None),  # input [B, VAD_ROW], state [2, B, 128], sr
 }
+VAD_ROW = 576  # 64 samples of context + a 512-sample chunk, as the VAD app feeds it
 
 
 def median_ms(fn, warmup, reps, torch):
@@ -154,6 +164,85 @@ def bench_torch(path, shape, batches, warmup, reps, out):
         torch.cuda.empty_cache()
 
 
+def vad_inputs(b):
+    rng = np.random.default_rng(b)
+    x = rng.uniform(-1, 1, (b, VAD_ROW)).astype(np.float32)
+    state = (0.1 * rng.uniform(-1, 1, (2, b, 128))).astype(np.float32)
+    return x, state
+
+
+def silero_jit_path():
+    import importlib.util
+    import os
+
+    spec = importlib.util.find_spec("silero_vad")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = os.path.join(list(spec.submodule_search_locations)[0], "data", "silero_vad.jit")
+    return path if os.path.exists(path) else None
+
+
+def bench_torch_vad(onnx_path, batches, warmup, reps, out):
+    import torch
+
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    jit = silero_jit_path()
+    if jit is None:
+        out.append({"peer": "torch_eager", "error": "no silero_vad package (its silero_vad.jit is the peer)"})
+        return
+    try:
+        net = torch.jit.load(jit, map_location="cpu")._model.eval()  # the 16 kHz network
+        net = net.cuda()
+    except Exception as e:
+        out.append({"peer": "torch_eager", "error": f"silero_vad.jit: {e}"[:200]})
+        return
+    try:
+        import onnxruntime as ort
+        sess = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+    except Exception:
+        sess = None
+    for b in batches:
+        xn, sn = vad_inputs(b)
+        x32, s32 = torch.from_numpy(xn).cuda(), torch.from_numpy(sn).cuda()
+        with torch.inference_mode():
+            if sess is not None:  # the peer computes what the ONNX model computes
+                want = sess.run(None, {"input": xn, "state": sn, "sr": np.array(16000, np.int64)})
+                got = net(x32, s32)
+                err = max(float(np.max(np.abs(g.float().cpu().numpy() - w))) for g, w in zip(got, want))
+                out.append({"peer": "torch_vs_ort", "batch": b, "max_abs_diff": err})
+            for prec in ("f32", "f16"):
+                sfx = "" if prec == "f32" else "_f16"
+                model = net if prec == "f32" else net.half()
+                x, st = (x32, s32) if prec == "f32" else (x32.half(), s32.half())
+                try:
+                    eager = median_ms(lambda: model(x, st), warmup, reps, torch)
+                    out.append({"peer": "torch_eager" + sfx, "batch": b, "gpu_ms": eager})
+                except Exception as e:
+                    out.append({"peer": "torch_eager" + sfx, "batch": b, "error": str(e).splitlines()[-1][:200]})
+                    torch.cuda.synchronize()
+                    continue
+                try:
+                    s = torch.cuda.Stream()
+                    s.wait_stream(torch.cuda.current_stream())
+                    with torch.cuda.stream(s):
+                        for _ in range(3):
+                            model(x, st)
+                    torch.cuda.current_stream().wait_stream(s)
+                    g = torch.cuda.CUDAGraph()
+                    with torch.cuda.graph(g):
+                        model(x, st)
+                    graph = median_ms(lambda: g.replay(), warmup, reps, torch)
+                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "gpu_ms": graph})
+                    del g
+                except Exception as e:
+                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b,
+                                "error": str(e).splitlines()[-1][:200]})
+                    torch.cuda.synchronize()
+            net = net.float()
+        torch.cuda.empty_cache()
+
+
 def bench_ort(path, shape, batches, reps, out):
     try:
         import onnxruntime as ort
@@ -163,12 +252,16 @@ def bench_ort(path, shape, batches, reps, out):
     sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     for b in batches:
-        x = np.random.default_rng(b).uniform(-1, 1, (b,) + shape).astype(np.float32)
-        sess.run(None, {name: x})
+        if shape is None:  # Silero VAD
+            x, st = vad_inputs(b)
+            feeds = {"input": x, "state": st, "sr": np.array(16000, np.int64)}
+        else:
+            feeds = {name: np.random.default_rng(b).uniform(-1, 1, (b,) + shape).astype(np.float32)}
+        sess.run(None, feeds)
         times = []
         for _ in range(reps):
             t0 = time.perf_counter()
-            sess.run(None, {name: x})
+            sess.run(None, feeds)
             times.append((time.perf_counter() - t0) * 1e3)
         out.append({"peer": "ort_cpu", "batch": b, "wall_ms": statistics.median(times)})
 
@@ -191,11 +284,17 @@ def main():
             continue
         path = f"{a.models}/{file}"
         rows = []
-        bench_torch(path, shape, batches, a.warmup, a.reps, rows)
+        if shape is None:
+            bench_torch_vad(path, batches, a.warmup, a.reps, rows)
+        else:
+            bench_torch(path, shape, batches, a.warmup, a.reps, rows)
         if not a.no_ort:
             bench_ort(path, shape, batches, a.ort_reps, rows)
         results[name] = rows
         for r in rows:
+            if "max_abs_diff" in r:
+                print(f"{name:8s} {r['peer']:17s} batch {r['batch']:>4}  max |torch - ort| {r['max_abs_diff']:.2e}")
+                continue
             val = r.get("gpu_ms", r.get("wall_ms"))
             what = f"{val:10.3f} ms  {r['batch'] * 1000 / val:12.1f} items/s" if val else r.get("error")
             print(f"{name:8s} {r['peer']:17s} batch {r.get('batch', '-'):>4}  {what}", flush=True)

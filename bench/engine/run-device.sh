@@ -2,7 +2,8 @@
 # On the GPU machine, over a bundle from scripts/device-bundle.sh: avflow's
 # plans on the real models at each model's batch sizes (f32 with TF32 off,
 # fp16, and the node-by-node interpreter), then in the same session the
-# peers (PyTorch eager and CUDA graph through onnx2torch, ONNX Runtime CPU),
+# peers (PyTorch eager and CUDA graph through onnx2torch, for VAD silero's own
+# TorchScript model; ONNX Runtime CPU),
 # then a CUPTI kernel trace of the fp16 plans at each model's best batch.
 # Writes engine_avflow.txt, engine_peers.txt and ktrace.txt to $OUT.
 #   env: PRESETS="ocr_rec:1,8,32,64,256 ..." REPS=30 NO_PEERS=1 NO_TRACE=1
@@ -29,7 +30,6 @@ if [ -z "${NO_PEERS:-}" ]; then
   : >"$out/engine_peers.txt"
   for spec in $presets; do
     p=${spec%%:*} bs=${spec#*:}
-    [ "$p" = vad ] && continue # peers.py has the OCR models only
     timeout 200 python3 "$root/bench/engine/peers.py" --models "$b/models" --preset "$p" \
       --batches "$bs" --reps "$reps" --ort-reps 3 2>&1 | tee -a "$out/engine_peers.txt"
   done
