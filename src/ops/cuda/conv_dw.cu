@@ -126,8 +126,9 @@ extern "C" int avf_cuda_conv_dw_ok(const avf_conv_geom *g, avf_dtype dt) {
      * outputs; det b32 8.4 -> 9.4, some of 20-52 M): there cuDNN's f16 NHWC
      * kernel wins despite its transposes, and this kernel's 2-byte loads, 9
      * or 25 per output, bound it. So f16 layers over 10 Mi outputs go to
-     * cuDNN. (This split is reasoned from those runs, not yet measured by
-     * itself.) */
+     * cuDNN. Measured with the split (gpu-h200-2026-12-03-a4b897c): rec b256
+     * f16 back to 11.04 ms, det b32 f16 9.37 ms (not back to 8.4: some of
+     * its layers under the cut still lose). */
     int64_t outputs = g->n * g->c_out * g->out[AVF_CONV_MAX_SP - 2] * g->out[AVF_CONV_MAX_SP - 1];
     if (dt == AVF_DTYPE_F16 && outputs > ((int64_t)10 << 20))
         return 0;
