@@ -57,6 +57,39 @@ def median_ms(fn, warmup, reps, torch):
     return statistics.median(times)
 
 
+def error_text(e):
+    lines = str(e).strip().splitlines()
+    return (lines[-1] if lines else repr(e))[:200]
+
+
+def eager_and_graph(call, sfx, b, warmup, reps, out, torch):
+    """Times call() eagerly, then replayed from a CUDA graph captured on a side
+    stream after 3 warm-up calls; appends a row (time or error) for each."""
+    try:
+        eager = median_ms(call, warmup, reps, torch)
+        out.append({"peer": "torch_eager" + sfx, "batch": b, "gpu_ms": eager})
+    except Exception as e:
+        out.append({"peer": "torch_eager" + sfx, "batch": b, "error": error_text(e)})
+        torch.cuda.synchronize()
+        return
+    try:
+        s = torch.cuda.Stream()
+        s.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(s):
+            for _ in range(3):
+                call()
+        torch.cuda.current_stream().wait_stream(s)
+        g = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(g):
+            call()
+        graph = median_ms(lambda: g.replay(), warmup, reps, torch)
+        out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "gpu_ms": graph})
+        del g
+    except Exception as e:
+        out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "error": error_text(e)})
+        torch.cuda.synchronize()
+
+
 def constants_as_initializers(path):
     """onnx2torch looks weights up among the graph's initializers; PaddleOCR's
     exports keep them in Constant nodes. Move each Constant's tensor to an
@@ -136,30 +169,7 @@ def bench_torch(path, shape, batches, warmup, reps, out):
             x = x32 if prec == "f32" else x32.half()
             sfx = "" if prec == "f32" else "_f16"
             with torch.inference_mode():
-                try:
-                    eager = median_ms(lambda: model(x), warmup, reps, torch)
-                    out.append({"peer": "torch_eager" + sfx, "batch": b, "gpu_ms": eager})
-                except Exception as e:
-                    out.append({"peer": "torch_eager" + sfx, "batch": b, "error": str(e)[:200]})
-                    torch.cuda.synchronize()
-                    continue
-                try:
-                    s = torch.cuda.Stream()
-                    s.wait_stream(torch.cuda.current_stream())
-                    with torch.cuda.stream(s):
-                        for _ in range(3):
-                            model(x)
-                    torch.cuda.current_stream().wait_stream(s)
-                    g = torch.cuda.CUDAGraph()
-                    with torch.cuda.graph(g):
-                        model(x)
-                    graph = median_ms(lambda: g.replay(), warmup, reps, torch)
-                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "gpu_ms": graph})
-                    del g
-                except Exception as e:
-                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b,
-                                "error": str(e)[:200]})
-                    torch.cuda.synchronize()
+                eager_and_graph(lambda: model(x), sfx, b, warmup, reps, out, torch)
         del model32
         torch.cuda.empty_cache()
 
@@ -215,30 +225,7 @@ def bench_torch_vad(onnx_path, batches, warmup, reps, out):
                 sfx = "" if prec == "f32" else "_f16"
                 model = net if prec == "f32" else net.half()
                 x, st = (x32, s32) if prec == "f32" else (x32.half(), s32.half())
-                try:
-                    eager = median_ms(lambda: model(x, st), warmup, reps, torch)
-                    out.append({"peer": "torch_eager" + sfx, "batch": b, "gpu_ms": eager})
-                except Exception as e:
-                    out.append({"peer": "torch_eager" + sfx, "batch": b, "error": str(e).splitlines()[-1][:200]})
-                    torch.cuda.synchronize()
-                    continue
-                try:
-                    s = torch.cuda.Stream()
-                    s.wait_stream(torch.cuda.current_stream())
-                    with torch.cuda.stream(s):
-                        for _ in range(3):
-                            model(x, st)
-                    torch.cuda.current_stream().wait_stream(s)
-                    g = torch.cuda.CUDAGraph()
-                    with torch.cuda.graph(g):
-                        model(x, st)
-                    graph = median_ms(lambda: g.replay(), warmup, reps, torch)
-                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b, "gpu_ms": graph})
-                    del g
-                except Exception as e:
-                    out.append({"peer": "torch_cuda_graph" + sfx, "batch": b,
-                                "error": str(e).splitlines()[-1][:200]})
-                    torch.cuda.synchronize()
+                eager_and_graph(lambda: model(x, st), sfx, b, warmup, reps, out, torch)
             net = net.float()
         torch.cuda.empty_cache()
 
