@@ -102,13 +102,21 @@ if [ -f "$b/speech/vad_mix.wav" ]; then
   echo "== 3. VAD through HTTP (/v1/audio/vad, $(basename "$b/speech/vad_mix.wav"), $C clients)" | tee -a "$sum"
   timeout 60 "$avflow" bench --url http://127.0.0.1:18500 --endpoint /v1/audio/vad \
     --body "$b/speech/vad_mix.wav" --content-type audio/wav --concurrency "$C" --duration "$dur" \
-    --warmup 3 --quiet 2>&1 | tee -a "$sum"
+    --warmup 3 --quiet 2>&1 | tee "$tmp/vad.txt" | tee -a "$sum"
   thread_cpu > "$tmp/cpu2"
   echo "server CPU by thread (warm-up + run):" | tee -a "$sum"; cpu_split "$tmp/cpu1" "$tmp/cpu2" | tee -a "$sum"
   if [ -x "$b/bench/bench_vad" ]; then
     echo "== 3b. VAD offline (bench_vad, batch $B, same clip)" | tee -a "$sum"
     timeout 90 "$b/bench/bench_vad" --device cuda:0 --model "$b/models/silero_vad.onnx" \
-      --clip "$b/speech/vad_mix.wav" --batches "1,$B" 2>&1 | tee -a "$sum"
+      --clip "$b/speech/vad_mix.wav" --batches "1,$B" 2>&1 | tee "$tmp/vadoff.txt" | tee -a "$sum"
+    # the targets, from this run's own numbers: offline clips/s = B / call time at batch B
+    awk -v B="$B" -v d="$delay" '
+      FNR == NR { if ($1 == B && $2 + 0 > 0) ms = $2; next }
+      /throughput/ {t = $2} /latency ms/ {p99 = $10} /server CPU/ {cpu = $3}
+      END { if (ms > 0 && t > 0)
+              printf "targets (VAD): throughput %.1f%% of offline %.0f clips/s (>= 90%%); p99 %.1f ms vs 2 x %.1f + %.1f = %.1f ms; CPU %.3f ms/request (< 0.100)\n",
+                     100 * t / (B * 1000 / ms), B * 1000 / ms, p99, d / 1000, ms, 2 * d / 1000 + ms, cpu }' \
+      "$tmp/vadoff.txt" "$tmp/vad.txt" | tee -a "$sum"
   fi
 fi
 curl -s http://127.0.0.1:18500/metrics > "$out/serve_metrics.txt" 2>/dev/null ||
