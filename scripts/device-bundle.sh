@@ -119,18 +119,17 @@ else
 fi
 # Wheels the GPU image lacks, for bench/engine/peers.py (PyTorch is there).
 mkdir -p "$out/whl"
-if ! ls "$root"/.whl/onnx2torch-*.whl >/dev/null 2>&1; then
-  python3 -m pip download -q --no-deps --only-binary=:all: -d "$root/.whl" onnx2torch==1.5.15 ||
-    echo "device-bundle: could not fetch onnx2torch (peers will report it missing)" >&2
-fi
-cp "$root"/.whl/onnx2torch-*.whl "$out/whl/" 2>/dev/null || true
 # silero-vad: its silero_vad.jit is VAD's PyTorch peer (onnx2torch cannot
-# convert the ONNX model's If and LSTM).
-if ! ls "$root"/.whl/silero_vad-*.whl >/dev/null 2>&1; then
-  python3 -m pip download -q --no-deps --only-binary=:all: -d "$root/.whl" silero-vad==5.1.2 ||
-    echo "device-bundle: could not fetch silero-vad (the VAD peer will report it missing)" >&2
-fi
-cp "$root"/.whl/silero_vad-*.whl "$out/whl/" 2>/dev/null || true
+# convert the ONNX model's If and LSTM); the version scripts/fetch-models.sh uses.
+silero=$(sed -n 's/^SILERO_VERSION=//p' "$root/scripts/fetch-models.sh")
+for spec in onnx2torch==1.5.15 silero_vad=="$silero"; do
+  name=${spec%%==*}
+  if ! ls "$root"/.whl/"$name"-*.whl >/dev/null 2>&1; then
+    python3 -m pip download -q --no-deps --only-binary=:all: -d "$root/.whl" "$spec" ||
+      echo "device-bundle: could not fetch $spec (its peer will report it missing)" >&2
+  fi
+  cp "$root"/.whl/"$name"-*.whl "$out/whl/" 2>/dev/null || true
+done
 # Debug info is most of the bytes and the carry is bounded (64 MiB): strip it
 # (symbols stay, so backtraces still name functions; -lineinfo is in the
 # device code, which strip leaves alone).

@@ -29,7 +29,7 @@ struct avf_srv_app_queue {
 avf_server_job *avf_srv_job_new(void *body, size_t len) {
     avf_server_job *j = calloc(1, sizeof *j);
     if (!j) {
-        free(body);
+        avf_srv_body_free(body);
         return NULL;
     }
     atomic_init(&j->refs, 1);
