@@ -281,6 +281,8 @@ avf_status avf_op_conv_epilogue(avf_op_ctx *ctx, const avf_conv_params *p, const
 #ifdef AVF_HAVE_CUDA
     if (!avf_op_device_is_cpu(ctx) && avf_cuda_conv_dw_ok(&g, x->dtype))
         return avf_cuda_conv_dw(ctx, &g, x, w, b, ep, y);
+    if (!avf_op_device_is_cpu(ctx) && avf_cuda_conv_short1d_ok(&g, x->dtype))
+        return avf_cuda_conv_short1d(ctx, &g, x, w, b, ep, y);
 #endif
     AVF_TRY(conv_dispatch(ctx, &g, 0, x, w, NULL, y));
     return avf_op_epilogue(ctx, ep, y, b, 1, y);

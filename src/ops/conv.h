@@ -97,7 +97,8 @@ avf_status avf_op_conv(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tens
 avf_status avf_op_conv_transpose(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,
                                  const avf_tensor *w, const avf_tensor *b, avf_tensor *y);
 /* Y = ep(conv(X, W) + B) (FusedConv): act(y + B[c]) * post_mul + post_add.
- * One kernel for depthwise convolutions on CUDA (ops/cuda/conv_dw.cu);
+ * One kernel for depthwise convolutions (ops/cuda/conv_dw.cu) and short 1-D
+ * ones (ops/cuda/conv_short1d.cu) on CUDA;
  * elsewhere the convolution, then avf_op_epilogue in place. */
 struct avf_epilogue_params;
 avf_status avf_op_conv_epilogue(avf_op_ctx *ctx, const avf_conv_params *p, const avf_tensor *x,

@@ -412,6 +412,37 @@ static void test_conv_dw_large_cuda(void **state) {
     avf_test_env_free(&env);
 }
 
+/* Silero VAD's 1-D convolutions (conv_short1d.cu on CUDA): the STFT as a
+ * filter bank of 258 filters x 256 taps at stride 128, a strided encoder
+ * layer with a channel count that is not a multiple of the kernel's 8 per
+ * warp, the 1x1 decoder to one channel; plus a dilated one at the 64-output
+ * limit. Both entries, a ReLU and a sigmoid epilogue. */
+static void test_conv_short1d_cuda(void **state) {
+    (void)state;
+    avf_test_env env;
+    avf_test_env_init(&env);
+    if (!env.gpu) {
+        avf_test_env_free(&env);
+        skip();
+    }
+    static const conv_case vad[] = {
+        {"stft bank", 0, 1, 3, 1, 258, 1, {640}, {256}, {128}, {1}, {0}, {0}, {0}, 0, 0, {0}},
+        {"encoder s2", 0, 1, 5, 129, 100, 1, {4}, {3}, {2}, {1}, {1}, {1}, {0}, 1, 0, {0}},
+        {"decoder 1x1", 0, 1, 7, 128, 1, 1, {1}, {1}, {1}, {1}, {0}, {0}, {0}, 1, 0, {0}},
+        {"64 outputs dil asym", 0, 1, 2, 6, 13, 1, {138}, {5}, {2}, {3}, {2}, {0}, {0}, 1, 0, {0}},
+    };
+    const avf_epilogue_params eps[2] = {{AVF_ACT_RELU, 0.0f, 0.0f, 1.0f, 0.0f},
+                                        {AVF_ACT_SIGMOID, 0.0f, 0.0f, 1.0f, 0.0f}};
+    for (size_t ci = 0; ci < sizeof vad / sizeof vad[0]; ci++) {
+        conv_data d;
+        case_data(&vad[ci], 0x51 + ci, &d);
+        check_cuda_vs_cpu(&env, &vad[ci], &d, NULL);
+        check_cuda_vs_cpu(&env, &vad[ci], &d, &eps[ci % 2]);
+        free_data(&d);
+    }
+    avf_test_env_free(&env);
+}
+
 static void test_conv_shape_errors(void **state) {
     (void)state;
     avf_conv_params p;
@@ -505,6 +536,7 @@ int main(void) {
         cmocka_unit_test(test_conv_cuda),
         cmocka_unit_test(test_conv_epilogue_cuda),
         cmocka_unit_test(test_conv_dw_large_cuda),
+        cmocka_unit_test(test_conv_short1d_cuda),
         cmocka_unit_test(test_conv_shape_errors),
         cmocka_unit_test(test_conv_op_errors),
     };

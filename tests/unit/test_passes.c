@@ -227,6 +227,48 @@ static void identities(void **state) {
     avf_model_free(raw);
 }
 
+/* A Slice that keeps everything (starts 0, ends INT64_MAX, steps 1: how
+ * PyTorch writes `x[:, :]`) and a Cast of f32 to f32 disappear; a partial
+ * Slice and a Cast of a comparison's bool to f32 stay. */
+static void cast_to_float(Onnx__NodeProto *n) {
+    Onnx__AttributeProto *a = attr(n, "to", ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__INT);
+    a->has_i = 1;
+    a->i = T_F32;
+}
+
+static void whole_slices_and_casts(void **state) {
+    (void)state;
+    static const int64_t d26[] = {2, 6}, one[] = {1};
+    static const int64_t zero[] = {0}, big[] = {INT64_MAX}, three[] = {3}, ax1[] = {1};
+    Onnx__GraphProto *g = graph("slices");
+    PUSH(g->input, g->n_input, vi("x", T_F32, 2, d26));
+    PUSH(g->initializer, g->n_initializer, tensor("z", T_I64, 1, one, zero, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("big", T_I64, 1, one, big, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("three", T_I64, 1, one, three, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("ax1", T_I64, 1, one, ax1, 8));
+    Onnx__NodeProto *n = node(g, "Slice", "x", "z", "s1"); /* x[:, :] */
+    add_input(n, "big");
+    add_input(n, "ax1");
+    n = node(g, "Slice", "s1", "z", "s2"); /* x[:, :3] stays */
+    add_input(n, "three");
+    add_input(n, "ax1");
+    n = node(g, "Cast", "s2", NULL, "c"); /* f32 -> f32 */
+    cast_to_float(n);
+    node(g, "Relu", "c", NULL, "r");
+    node(g, "Less", "r", "c", "lt");
+    n = node(g, "Cast", "lt", NULL, "lf"); /* bool -> f32 stays */
+    cast_to_float(n);
+    node(g, "Add", "r", "lf", "out");
+    PUSH(g->output, g->n_output, out_vi("out"));
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
+    assert_count(raw, "", NULL, 7);
+    assert_count(m, "", "Slice", 1);
+    assert_count(m, "", "Cast", 1);
+    assert_count(m, "", NULL, 5); /* Slice, Relu, Less, Cast, Add */
+    avf_model_free(m);
+    avf_model_free(raw);
+}
+
 /* ------------------------------------------------------------ BN folding */
 
 static void conv_node(Onnx__GraphProto *g, const char *x, const char *w, const char *b,
@@ -582,6 +624,7 @@ static void real_models(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fold_constants), cmocka_unit_test(identities),
+        cmocka_unit_test(whole_slices_and_casts),
         cmocka_unit_test(bn_fold),        cmocka_unit_test(conv_act),
         cmocka_unit_test(matmul_bias),    cmocka_unit_test(layernorm),
         cmocka_unit_test(subgraph_reads), cmocka_unit_test(constant_if),

@@ -1,6 +1,7 @@
 /* Constant passes (see passes.h): Constant nodes -> initializers, constant
  * folding through the exec ops on the CPU, and removal of nodes that pass
- * their input through (Identity, x*1, x+0, x-0, x/1, Dropout). */
+ * their input through (Identity, x*1, x+0, x-0, x/1, Dropout, a Slice that
+ * keeps everything, a Cast of f32 to f32). */
 #include <stdalign.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -191,6 +192,71 @@ static int const_all(const avf_pass *p, int v, double want) {
     return n > 0;
 }
 
+/* v is f32 for certain: its type or constant says so, or it is a Cast to
+ * float, or the output of an op whose output dtype is its first input's
+ * (data movement, same-dtype math, Conv, LSTM) with that input f32 for
+ * certain. Stricter than avf_pass_is_f32 (which takes any f32 input of the
+ * producer as the answer, true of Equal's operands but not its output):
+ * this one decides whether a Cast is a no-op. */
+static int surely_f32(const avf_pass *p, int v, int depth) {
+    static const char *const same_dtype[] = {
+        "Slice", "Reshape", "Squeeze", "Unsqueeze", "Transpose", "Identity", "Flatten",
+        "Concat", "Split", "Pad", "Gather", "Expand", "Tile", "Conv", "ConvTranspose", "MatMul",
+        "Gemm", "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "Abs", "Neg", "Sqrt", "Exp",
+        "Log", "Add", "Sub", "Mul", "Div", "Pow", "Softmax", "LSTM", "GRU", "ReduceMean",
+        "ReduceSum", "ReduceMax", "ReduceMin", "BatchNormalization", "MaxPool", "AveragePool",
+        "GlobalAveragePool"};
+    if (v < 0 || depth > 64)
+        return 0;
+    const avf_tensor *c = avf_pass_const(p, v);
+    if (c)
+        return c->dtype == AVF_DTYPE_F32;
+    const avf_graph *g = p->g;
+    if (g->values[v].has_dtype)
+        return g->values[v].dtype == AVF_DTYPE_F32;
+    int i = avf_pass_producer(p, v);
+    if (i < 0)
+        return 0;
+    const avf_graph_node *n = &g->nodes[i];
+    if (n->domain[0] || n->n_inputs < 1)
+        return 0;
+    if (strcmp(n->op_type, "Cast") == 0) {
+        const avf_graph_attr *to = avf_graph_node_attr(n, "to");
+        return to && to->type == AVF_ATTR_INT && to->i == 1; /* TensorProto FLOAT */
+    }
+    for (size_t k = 0; k < sizeof same_dtype / sizeof same_dtype[0]; k++)
+        if (strcmp(n->op_type, same_dtype[k]) == 0)
+            return surely_f32(p, n->inputs[0], depth + 1);
+    return 0;
+}
+
+/* A Slice that keeps everything: constant starts all 0, steps all 1 (or
+ * none), ends all past any dimension (PyTorch writes INT64_MAX for `:`).
+ * Silero VAD's STFT has three. */
+static int slice_whole(const avf_pass *p, const avf_graph_node *n) {
+    if (n->n_inputs < 3 || n->n_outputs != 1 || n->inputs[0] < 0 || n->inputs[1] < 0 ||
+        n->inputs[2] < 0)
+        return 0;
+    const avf_tensor *st = avf_pass_const(p, n->inputs[1]), *en = avf_pass_const(p, n->inputs[2]);
+    const avf_tensor *sp = n->n_inputs > 4 && n->inputs[4] >= 0 ? avf_pass_const(p, n->inputs[4])
+                                                                : NULL;
+    if (!st || !en || !st->data || !en->data || st->dtype != AVF_DTYPE_I64 ||
+        en->dtype != AVF_DTYPE_I64 || avf_tensor_numel(st) != avf_tensor_numel(en) ||
+        avf_tensor_numel(st) < 1)
+        return 0;
+    if (n->n_inputs > 4 && n->inputs[4] >= 0 &&
+        (!sp || !sp->data || sp->dtype != AVF_DTYPE_I64 ||
+         avf_tensor_numel(sp) != avf_tensor_numel(st)))
+        return 0;
+    for (int64_t k = 0; k < avf_tensor_numel(st); k++) {
+        if (((const int64_t *)st->data)[k] != 0 || ((const int64_t *)en->data)[k] < ((int64_t)1 << 62))
+            return 0;
+        if (sp && ((const int64_t *)sp->data)[k] != 1)
+            return 0;
+    }
+    return 1;
+}
+
 /* The value node n passes through unchanged, or -1. A binary op with a
  * constant qualifies only when the constant cannot change the shape or the
  * dtype: one f32 element of rank <= the other operand's known rank, which
@@ -203,6 +269,13 @@ static int passthrough(const avf_pass *p, const avf_graph_node *n) {
     if (strcmp(n->op_type, "Dropout") == 0 && n->n_inputs == 1 &&
         (n->n_outputs == 1 || (n->n_outputs == 2 && n->outputs[1] < 0)))
         return n->inputs[0]; /* inference: Dropout is the identity */
+    if (strcmp(n->op_type, "Slice") == 0 && slice_whole(p, n))
+        return n->inputs[0];
+    if (strcmp(n->op_type, "Cast") == 0 && n->n_inputs == 1 && n->n_outputs == 1) {
+        const avf_graph_attr *to = avf_graph_node_attr(n, "to");
+        if (to && to->type == AVF_ATTR_INT && to->i == 1 && surely_f32(p, n->inputs[0], 0))
+            return n->inputs[0]; /* f32 -> f32 */
+    }
     if (n->n_inputs != 2 || n->inputs[0] < 0 || n->inputs[1] < 0)
         return -1;
     int is_mul = strcmp(n->op_type, "Mul") == 0, is_add = strcmp(n->op_type, "Add") == 0;

@@ -376,6 +376,8 @@ extern "C" avf_status avf_cuda_conv(avf_op_ctx *ctx, const avf_conv_geom *g, con
                                     const avf_tensor *w, const avf_tensor *b, avf_tensor *y) {
     if (avf_cuda_conv_dw_ok(g, x->dtype)) /* depthwise: the direct kernel (conv_dw.cu says why) */
         return avf_cuda_conv_dw(ctx, g, x, w, b, nullptr, y);
+    if (avf_cuda_conv_short1d_ok(g, x->dtype)) /* short 1-D outputs: conv_short1d.cu says why */
+        return avf_cuda_conv_short1d(ctx, g, x, w, b, nullptr, y);
     cudnnHandle_t h;
     AVF_TRY(avf_cuda_cudnn(ctx, &h));
     bool sym = true;

@@ -23,6 +23,14 @@ int avf_cuda_conv_dw_ok(const avf_conv_geom *g, avf_dtype dt);
 avf_status avf_cuda_conv_dw(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
                             const avf_tensor *w, const avf_tensor *b,
                             const avf_epilogue_params *ep, avf_tensor *y);
+/* Short 1-D (conv_short1d.cu): 1 when g is a group-1 1-D convolution with at
+ * most 64 output positions (Silero VAD's STFT filter bank and encoder), which
+ * a warp-per-dot kernel runs faster than cuDNN; then avf_cuda_conv_short1d
+ * computes ep(conv(x, w) + b) in one pass (ep NULL: no activation). */
+int avf_cuda_conv_short1d_ok(const avf_conv_geom *g, avf_dtype dt);
+avf_status avf_cuda_conv_short1d(avf_op_ctx *ctx, const avf_conv_geom *g, const avf_tensor *x,
+                                 const avf_tensor *w, const avf_tensor *b,
+                                 const avf_epilogue_params *ep, avf_tensor *y);
 /* ind: MaxPool's Indices (i64, Y's shape) or NULL. */
 avf_status avf_cuda_pool(avf_op_ctx *ctx, const avf_pool_params *p, const avf_conv_geom *g,
                          const avf_tensor *x, avf_tensor *y, avf_tensor *ind);
