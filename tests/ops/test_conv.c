@@ -415,8 +415,9 @@ static void test_conv_dw_large_cuda(void **state) {
 /* Silero VAD's 1-D convolutions (conv_short1d.cu on CUDA): the STFT as a
  * filter bank of 258 filters x 256 taps at stride 128, a strided encoder
  * layer with a channel count that is not a multiple of the kernel's 8 per
- * warp, the 1x1 decoder to one channel; plus a dilated one at the 64-output
- * limit. Both entries, a ReLU and a sigmoid epilogue. */
+ * tile, the 1x1 decoder to one channel; a dilated one at the 64-output
+ * limit; batches big enough for the warp-per-tile form. Both entries, a ReLU
+ * and a sigmoid epilogue. */
 static void test_conv_short1d_cuda(void **state) {
     (void)state;
     avf_test_env env;
@@ -430,6 +431,10 @@ static void test_conv_short1d_cuda(void **state) {
         {"encoder s2", 0, 1, 5, 129, 100, 1, {4}, {3}, {2}, {1}, {1}, {1}, {0}, 1, 0, {0}},
         {"decoder 1x1", 0, 1, 7, 128, 1, 1, {1}, {1}, {1}, {1}, {0}, {0}, {0}, 1, 0, {0}},
         {"64 outputs dil asym", 0, 1, 2, 6, 13, 1, {138}, {5}, {2}, {3}, {2}, {0}, {0}, 1, 0, {0}},
+        /* enough tiles (8 positions x 8 channels) for a warp per tile, not a
+         * block: 1056 and 151 x 16 (a partial last position group) */
+        {"stft bank b64", 0, 1, 64, 1, 258, 1, {640}, {256}, {128}, {1}, {0}, {0}, {0}, 0, 0, {0}},
+        {"encoder b301", 0, 1, 301, 129, 128, 1, {4}, {3}, {1}, {1}, {1}, {1}, {0}, 1, 0, {0}},
     };
     const avf_epilogue_params eps[2] = {{AVF_ACT_RELU, 0.0f, 0.0f, 1.0f, 0.0f},
                                         {AVF_ACT_SIGMOID, 0.0f, 0.0f, 1.0f, 0.0f}};
