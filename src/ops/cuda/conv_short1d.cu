@@ -12,13 +12,15 @@
  * idle here, and the ReLU/Sigmoid as a second pass.
  *
  * Here each output is a dot product over R = C_in * K (a filter row is
- * contiguous in W). A tile of 8 output positions x 8 output channels is
- * one warp's (lanes stride over R, 64 accumulators each, summed by a
+ * contiguous in W). A tile of 4 output positions x 8 output channels is
+ * one warp's (lanes stride over R, 32 accumulators each, summed by a
  * butterfly of shuffles) or, when there are too few tiles to fill the GPU
  * (batch 1), one block's (its 256 threads stride over R). Every step loads
- * 8 weights and 8 inputs for 64 products: a first version with one position
- * per warp re-read the weights for every output and ran 12 us per call at
- * batch 1 and 31 us at 256 on the H200 (slower than cuDNN). */
+ * 8 weights and 4 inputs for 32 products. On the H200: one position per
+ * warp (weights re-read for every output) ran 12 us per call at batch 1 and
+ * 31 us at 256, slower than cuDNN; 8 x 8 tiles (64 accumulators, 140
+ * registers, one block per SM) 3.4 us at batch 1 (VAD 0.144 -> 0.096 ms)
+ * but 26 us for the big layers at 256, latency-bound at that occupancy. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -30,7 +32,7 @@
 namespace {
 
 constexpr int kCo = 8;    /* output channels per tile */
-constexpr int kPos = 8;   /* output positions (n, x) per tile */
+constexpr int kPos = 4;   /* output positions (n, x) per tile: kPos * kCo == 32 */
 constexpr int kWarps = 8; /* warps per block */
 
 __device__ __forceinline__ float ld(const float *p, int64_t i) { return __ldg(p + i); }
@@ -48,33 +50,28 @@ struct s1_geo {
     avf_epilogue_params ep;
 };
 
-/* Sums acc[0..63] over the 32 lanes of a warp in 62 shuffles (a butterfly
- * that halves the values each step: the lane with the step's bit set keeps
- * the upper half). Afterwards the lane holds the sums of entries
- * base + {0, 1}, base = out_base(lane). */
+/* Sums acc[0..31] over the 32 lanes of a warp in 31 shuffles: a butterfly
+ * that halves the values each step (the lane with the step's bit set keeps
+ * the upper half), after which lane i holds the sum of entry i. The steps
+ * are template instances: with a loop over them nvcc kept acc in local
+ * memory. */
 template <int kHalf>
-__device__ __forceinline__ void butterfly_step(float (&acc)[64], int lane) {
-    constexpr int bit = kHalf / 2;
-    const bool upper = lane & bit;
+__device__ __forceinline__ void butterfly_step(float (&acc)[32], int lane) {
+    const bool upper = lane & kHalf;
 #pragma unroll
     for (int i = 0; i < kHalf; i++) {
         float send = upper ? acc[i] : acc[i + kHalf];
         float keep = upper ? acc[i + kHalf] : acc[i];
-        acc[i] = keep + __shfl_xor_sync(0xffffffffu, send, bit);
+        acc[i] = keep + __shfl_xor_sync(0xffffffffu, send, kHalf);
     }
 }
-/* (the steps as template instances: with a loop over them nvcc kept acc in
- * local memory) */
-__device__ __forceinline__ void warp_reduce64(float (&acc)[64], int lane) {
-    butterfly_step<32>(acc, lane);
+__device__ __forceinline__ float warp_reduce32(float (&acc)[32], int lane) {
     butterfly_step<16>(acc, lane);
     butterfly_step<8>(acc, lane);
     butterfly_step<4>(acc, lane);
     butterfly_step<2>(acc, lane);
-}
-__device__ __forceinline__ int out_base(int lane) {
-    return 32 * ((lane >> 4) & 1) + 16 * ((lane >> 3) & 1) + 8 * ((lane >> 2) & 1) +
-           4 * ((lane >> 1) & 1) + 2 * (lane & 1);
+    butterfly_step<1>(acc, lane);
+    return acc[0];
 }
 
 /* One tile = kPos output positions x kCo output channels, each a dot
@@ -83,10 +80,10 @@ __device__ __forceinline__ int out_base(int lane) {
  * kSplit == true (few tiles, e.g. batch 1): a block per tile, its 256
  * threads stride over R, the warps' sums added through shared memory, so
  * that the latency of a long serial loop is not the kernel's time. Each
- * step loads kCo weights and kPos inputs and makes 64 products: weights are
+ * step loads kCo weights and kPos inputs and makes 32 products: weights are
  * read once per kPos positions, not once per output. */
 template <typename T, bool kSplit>
-__global__ void __launch_bounds__(32 * kWarps)
+__global__ void __launch_bounds__(32 * kWarps, 2) /* 2 blocks per SM, no spills */
     short1d_kernel(const T *__restrict__ x, const T *__restrict__ wt, const T *__restrict__ bias,
                    T *__restrict__ y, s1_geo g) {
     const int lane = threadIdx.x, warp_in_block = threadIdx.y;
@@ -140,33 +137,24 @@ __global__ void __launch_bounds__(32 * kWarps)
             for (int c = 0; c < kCo; c++)
                 acc[q * kCo + c] += xv[q] * wv[c];
     }
-    warp_reduce64(acc, lane);
-    const int base = out_base(lane);
-    float v0 = acc[0], v1 = acc[1];
+    float v = warp_reduce32(acc, lane); /* output lane: position lane / kCo, channel lane % kCo */
     if (kSplit) {
-        __shared__ float part[kWarps][kPos * kCo];
-        part[warp_in_block][base] = v0;
-        part[warp_in_block][base + 1] = v1;
+        __shared__ float part[kWarps][32];
+        part[warp_in_block][lane] = v;
         __syncthreads();
         if (warp_in_block != 0)
             return;
-        v0 = v1 = 0.0f;
+        v = 0.0f;
 #pragma unroll
-        for (int w = 0; w < kWarps; w++) {
-            v0 += part[w][base];
-            v1 += part[w][base + 1];
-        }
+        for (int w = 0; w < kWarps; w++)
+            v += part[w][lane];
     }
-#pragma unroll
-    for (int e = 0; e < 2; e++) {
-        const int idx = base + e, q = idx / kCo, c = idx % kCo;
-        const int64_t pos = pos0 + q;
-        if (pos >= g.positions || c >= nco)
-            continue;
+    const int q = lane / kCo, c = lane % kCo;
+    const int64_t pos = pos0 + q;
+    if (pos < g.positions && c < nco) {
         const int co = co0 + c;
         const int64_t n = pos / g.ol;
         const int ox = (int)(pos - n * g.ol);
-        float v = e ? v1 : v0;
         if (bias)
             v += ld(bias, co);
         st(y, (n * g.c_out + co) * (int64_t)g.ol + ox,
