@@ -347,12 +347,14 @@ static const avf_op_attr_def a_fused_convt[] = {
     {"auto_pad", S}, {"dilations", IS}, {"group", I}, {"kernel_shape", IS}, {"pads", IS},
     {"strides", IS}, {"output_padding", IS}, {"output_shape", IS}, {"activation", S},
     {"alpha", F}, {"beta", F}, {"post_mul", F}, {"post_add", F}, END};
+static const avf_op_attr_def a_pair_magnitude[] = {{"axis", I}, {"half", I}, END};
 static const avf_op_def avf_internal_ops[] = {
     {"FusedConv", 1, 2, 3, 1, 1, a_fused_conv, check_pool},
     {"FusedConvTranspose", 1, 2, 3, 1, 1, a_fused_convt, check_pool},
     {"FusedMatMul", 1, 2, 3, 1, 1, a_epilogue, NULL},
     {"Act", 1, 1, 1, 1, 1, a_epilogue, NULL},
     {"LayerNormalization", 1, 2, 3, 1, 3, a_layernorm, NULL},
+    {"PairMagnitude", 1, 1, 1, 1, 1, a_pair_magnitude, NULL},
 };
 
 const avf_op_def *avf_op_find(const char *domain, const char *op_type) {

@@ -269,6 +269,63 @@ static void whole_slices_and_casts(void **state) {
     avf_model_free(raw);
 }
 
+/* Sqrt(Pow(x[:, :h], 2) + Pow(x[:, h:], 2)) -> avflow:PairMagnitude (the
+ * Add's operands in either order, the second Slice to the end or to 2h);
+ * with the exponent 4 the chain stays. */
+static void slice_node(Onnx__GraphProto *g, const char *x, const char *start, const char *end,
+                       const char *axes, const char *out) {
+    Onnx__NodeProto *n = node(g, "Slice", x, start, out);
+    add_input(n, end);
+    add_input(n, axes);
+}
+
+static void magnitude(void **state) {
+    (void)state;
+    static const int64_t d263[] = {2, 6, 3}, one[] = {1};
+    static const int64_t zero[] = {0}, three[] = {3}, six[] = {6}, big[] = {INT64_MAX},
+                         ax1[] = {1};
+    Onnx__GraphProto *g = graph("magnitude");
+    PUSH(g->input, g->n_input, vi("x", T_F32, 3, d263));
+    PUSH(g->initializer, g->n_initializer, tensor("z", T_I64, 1, one, zero, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("h", T_I64, 1, one, three, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("h2", T_I64, 1, one, six, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("big", T_I64, 1, one, big, 8));
+    PUSH(g->initializer, g->n_initializer, tensor("ax1", T_I64, 1, one, ax1, 8));
+    init_scalar(g, "two", 2.0f, 0);
+    init_scalar(g, "four", 4.0f, 0);
+    /* rewritten: to the end, im^2 first */
+    slice_node(g, "x", "z", "h", "ax1", "re");
+    slice_node(g, "x", "h", "big", "ax1", "im");
+    node(g, "Pow", "re", "two", "re2");
+    node(g, "Pow", "im", "two", "im2");
+    node(g, "Add", "im2", "re2", "s");
+    node(g, "Sqrt", "s", NULL, "mag");
+    /* rewritten: to 2h */
+    slice_node(g, "x", "z", "h", "ax1", "re_b");
+    slice_node(g, "x", "h", "h2", "ax1", "im_b");
+    node(g, "Pow", "re_b", "two", "re2_b");
+    node(g, "Pow", "im_b", "two", "im2_b");
+    node(g, "Add", "re2_b", "im2_b", "s_b");
+    node(g, "Sqrt", "s_b", NULL, "mag_b");
+    /* stays: a fourth power */
+    slice_node(g, "x", "z", "h", "ax1", "re_c");
+    slice_node(g, "x", "h", "big", "ax1", "im_c");
+    node(g, "Pow", "re_c", "four", "re4_c");
+    node(g, "Pow", "im_c", "two", "im2_c");
+    node(g, "Add", "re4_c", "im2_c", "s_c");
+    node(g, "Sqrt", "s_c", NULL, "mag_c");
+    PUSH(g->output, g->n_output, out_vi("mag"));
+    PUSH(g->output, g->n_output, out_vi("mag_b"));
+    PUSH(g->output, g->n_output, out_vi("mag_c"));
+    avf_model *raw, *m = both(onnx_pack(g, 13), &raw);
+    assert_count(raw, "", NULL, 18);
+    assert_count(m, "avflow", "PairMagnitude", 2);
+    assert_count(m, "", "Sqrt", 1);
+    assert_count(m, "", NULL, 8); /* 2 PairMagnitude + the 6 nodes with x^4 */
+    avf_model_free(m);
+    avf_model_free(raw);
+}
+
 /* ------------------------------------------------------------ BN folding */
 
 static void conv_node(Onnx__GraphProto *g, const char *x, const char *w, const char *b,
@@ -625,6 +682,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(fold_constants), cmocka_unit_test(identities),
         cmocka_unit_test(whole_slices_and_casts),
+        cmocka_unit_test(magnitude),
         cmocka_unit_test(bn_fold),        cmocka_unit_test(conv_act),
         cmocka_unit_test(matmul_bias),    cmocka_unit_test(layernorm),
         cmocka_unit_test(subgraph_reads), cmocka_unit_test(constant_if),

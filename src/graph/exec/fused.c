@@ -8,6 +8,9 @@
  *   Act(X)                  the epilogue alone (a written-out activation chain)
  *   LayerNormalization      ONNX LayerNormalization under any opset (the
  *                           written-out form exporters of opset < 17 emit)
+ *   PairMagnitude(X)        sqrt(first half^2 + second half^2) along `axis`,
+ *                           halves of `half` (ops/magnitude.h: a written-out
+ *                           STFT magnitude)
  *
  * Attributes of the epilogue: activation (string, see ops/fused.h; "" none),
  * alpha, beta, post_mul, post_add. FusedConv also takes Conv's attributes.
@@ -25,6 +28,7 @@
 #include "graph/exec_op.h"
 #include "ops/conv.h"
 #include "ops/fused.h"
+#include "ops/magnitude.h"
 
 typedef struct fused_exec {
     avf_epilogue_params ep;
@@ -223,6 +227,36 @@ static avf_status ln_run(const void *params, avf_exec_call *call) {
     return f->inner->run(f->ip.b, call);
 }
 
+/* ---------------------------------------------------------------- PairMagnitude */
+
+/* No params: the one attribute is read from the node (infer once per shape
+ * signature, run once per plan capture). */
+static avf_status mag_infer(void *params, avf_exec_call *call) {
+    (void)params;
+    AVF_TRY(float_x(call));
+    int64_t axis = 0, half = 0;
+    AVF_TRY(avf_exec_attr_int(call->node, "axis", 1, &axis));
+    AVF_TRY(avf_exec_attr_int(call->node, "half", 0, &half));
+    const avf_tensor *x = avf_exec_in(call, 0);
+    int ynd = 0;
+    int64_t ys[AVF_MAX_DIMS];
+    AVF_TRY(avf_pair_magnitude_shape(x->ndim, x->shape, axis, half, &ynd, ys));
+    if (avf_exec_out(call, 0))
+        avf_exec_set_out(call->out[0], x->dtype, ynd, ys);
+    return AVF_OK;
+}
+
+static avf_status mag_run(const void *params, avf_exec_call *call) {
+    (void)params;
+    avf_tensor *y = avf_exec_out(call, 0);
+    if (!y)
+        return AVF_OK;
+    int64_t axis = 0, half = 0;
+    AVF_TRY(avf_exec_attr_int(call->node, "axis", 1, &axis));
+    AVF_TRY(avf_exec_attr_int(call->node, "half", 0, &half));
+    return avf_op_pair_magnitude(call->ctx, avf_exec_in(call, 0), axis, half, y);
+}
+
 static const avf_exec_op op_fused_conv = {"FusedConv", 0, 0, conv_prepare, conv_infer, conv_run};
 static const avf_exec_op op_fused_convt = {"FusedConvTranspose", 0, 0, convt_prepare, convt_infer,
                                            convt_run};
@@ -230,7 +264,8 @@ static const avf_exec_op op_fused_matmul = {"FusedMatMul", 0, 0, matmul_prepare,
                                             matmul_run};
 static const avf_exec_op op_act = {"Act", 0, 0, act_prepare, act_infer, act_run};
 static const avf_exec_op op_ln = {"LayerNormalization", 0, 0, ln_prepare, ln_infer, ln_run};
+static const avf_exec_op op_mag = {"PairMagnitude", 0, 0, NULL, mag_infer, mag_run};
 
 const avf_exec_op *const avf_exec_ops_fused[] = {
-    &op_fused_conv, &op_fused_convt, &op_fused_matmul, &op_act, &op_ln, NULL,
+    &op_fused_conv, &op_fused_convt, &op_fused_matmul, &op_act, &op_ln, &op_mag, NULL,
 };

@@ -28,6 +28,7 @@ static const pass_def passes[] = {
     {"fold", avf_pass_fold, offsetof(avf_pass_stats, folded)},
     {"identities", avf_pass_identities, offsetof(avf_pass_stats, identities)},
     {"layernorm", avf_pass_layernorm, offsetof(avf_pass_stats, layernorms)},
+    {"magnitude", avf_pass_magnitude, offsetof(avf_pass_stats, magnitudes)},
     {"conv_affine", avf_pass_conv_affine, offsetof(avf_pass_stats, conv_affine)},
     {"acts", avf_pass_acts, offsetof(avf_pass_stats, acts)},
     {"conv_act", avf_pass_conv_act, offsetof(avf_pass_stats, conv_act)},
@@ -117,11 +118,11 @@ avf_status avf_graph_optimize(avf_graph *g, avf_pass_stats *stats) {
     if (s == AVF_OK)
         AVF_INFO("passes: graph '%s': %lld -> %lld nodes (constants %d, folded %d, ifs inlined %d, "
                  "identities %d, "
-                 "layernorms %d, conv affine %d, activations %d, conv+act %d, matmul+bias %d, "
-                 "epilogue %d)",
+                 "layernorms %d, magnitudes %d, conv affine %d, activations %d, conv+act %d, "
+                 "matmul+bias %d, epilogue %d)",
                  g->name, (long long)st.nodes_before, (long long)st.nodes_after, st.constants,
-                 st.folded, st.ifs_inlined, st.identities, st.layernorms, st.conv_affine, st.acts, st.conv_act,
-                 st.matmul_bias, st.epilogue);
+                 st.folded, st.ifs_inlined, st.identities, st.layernorms, st.magnitudes,
+                 st.conv_affine, st.acts, st.conv_act, st.matmul_bias, st.epilogue);
     if (stats)
         *stats = st;
     return s;

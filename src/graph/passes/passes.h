@@ -59,6 +59,7 @@ typedef struct avf_pass_stats {
     int matmul_bias;    /* MatMul + Add (+ activation) -> FusedMatMul */
     int epilogue;       /* activations / scalar affines absorbed into an epilogue */
     int layernorms;     /* written-out layer norms */
+    int magnitudes;     /* written-out sqrt(re^2 + im^2) of two halves -> PairMagnitude */
     int64_t nodes_before, nodes_after; /* subgraphs included */
 } avf_pass_stats;
 
@@ -139,6 +140,7 @@ avf_status avf_pass_conv_act(avf_pass *p, int *count);
 avf_status avf_pass_matmul_bias(avf_pass *p, int *count);
 avf_status avf_pass_epilogue(avf_pass *p, int *count);
 avf_status avf_pass_layernorm(avf_pass *p, int *count);
+avf_status avf_pass_magnitude(avf_pass *p, int *count);
 
 #ifdef __cplusplus
 }
