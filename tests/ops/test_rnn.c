@@ -25,6 +25,8 @@ static const rnn_case cases[] = {
     {AVF_RNN_LSTM, AVF_RNN_FORWARD, 5, 2, 3, 4, 1, 1, 1, 0, 0, 0.3f, 1, 0, 0},
     {AVF_RNN_LSTM, AVF_RNN_BIDIRECTIONAL, 4, 2, 3, 4, 1, 0, 0, 0, 0, 0, 0, 0, 1},
     {AVF_RNN_LSTM, AVF_RNN_FORWARD, 1, 1, 128, 128, 1, 1, 0, 0, 0, 0, 0, 0, 0}, /* Silero */
+    /* Silero at batch 64: on CUDA the direct path (initial states read, Y_h/Y_c written in place) */
+    {AVF_RNN_LSTM, AVF_RNN_FORWARD, 1, 64, 128, 128, 1, 1, 0, 0, 0, 0, 0, 0, 0},
     {AVF_RNN_LSTM, AVF_RNN_FORWARD, 0, 2, 3, 4, 1, 1, 0, 0, 0, 0, 0, 0, 0},     /* no steps */
     /* GRU */
     {AVF_RNN_GRU, AVF_RNN_FORWARD, 5, 3, 4, 6, 0, 0, 0, 0, 0, 0, 0, 0, 0},

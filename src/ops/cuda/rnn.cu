@@ -5,6 +5,12 @@
  * and one fused kernel for the gates and state update of every direction,
  * batch entry and unit. The state lives in pool scratch; nothing syncs the
  * host. Mirrors cpu/rnn.c line for line in the gate math.
+ *
+ * Where the layout allows (layout 0: initial_h/c and Y_h/Y_c are laid out
+ * as the scratch state; no sequence_lens, so every entry's last step is
+ * the last one; initial states given), the first step reads initial_h/c
+ * and the last writes Y_h/Y_c directly: no state copies. Silero VAD's
+ * single-step LSTM is then 3 kernels, not 7.
  */
 #include <limits.h>
 
@@ -21,6 +27,10 @@ struct rnn_args {
     const float *xw;     /* [seq*batch rows in X's order, dirs*G*H] */
     float *hr;           /* [dirs, batch, G*H] */
     float *h, *c, *rh;   /* [dirs, batch, H] */
+    /* this step's state in and out: h/c (in place), or initial_h/c and
+     * Y_h/Y_c on the direct path (see the header) */
+    const float *h_prev, *c_prev;
+    float *h_next, *c_next;
     const float *bias;   /* B or NULL */
     const float *peep;   /* P or NULL */
     const int32_t *lens; /* sequence_lens or NULL */
@@ -122,7 +132,7 @@ __global__ void gru_reset_kernel(rnn_args a, int64_t s) {
             const float *wb = a.bias + (int64_t)dir * 2 * gh;
             pre += wb[hd + j] + wb[gh + hd + j];
         }
-        a.rh[e] = act_dev(a.p.act[dir][0], clip_dev(a.p, pre)) * a.h[e];
+        a.rh[e] = act_dev(a.p.act[dir][0], clip_dev(a.p, pre)) * a.h_prev[e];
     }
 }
 
@@ -166,7 +176,7 @@ __global__ void gates_kernel(rnn_args a, int64_t s) {
                 ph = xw[2 * hd + j] + hr[2 * hd + j] + (wb ? wb[2 * hd + j] + rb[2 * hd + j] : 0.0f);
             }
             float hh = act_dev(act[1], clip_dev(p, ph));
-            hn = (1.0f - z) * hh + z * a.h[e];
+            hn = (1.0f - z) * hh + z * a.h_prev[e];
         } else { /* LSTM, gates i, o, f, c */
             const float *pp = a.peep ? a.peep + (int64_t)dir * 3 * hd : NULL;
             float bi = 0.0f, bo = 0.0f, bfg = 0.0f, bc = 0.0f;
@@ -176,7 +186,7 @@ __global__ void gates_kernel(rnn_args a, int64_t s) {
                 bfg = wb[2 * hd + j] + rb[2 * hd + j];
                 bc = wb[3 * hd + j] + rb[3 * hd + j];
             }
-            float cp = a.c[e];
+            float cp = a.c_prev[e];
             float pi = xw[j] + hr[j] + bi + (pp ? pp[j] * cp : 0.0f);
             float ig = act_dev(act[0], clip_dev(p, pi));
             float fg;
@@ -191,10 +201,10 @@ __global__ void gates_kernel(rnn_args a, int64_t s) {
             float cn = fg * cp + ig * cg;
             float po = xw[hd + j] + hr[hd + j] + bo + (pp ? pp[hd + j] * cn : 0.0f);
             float og = act_dev(act[0], clip_dev(p, po));
-            a.c[e] = cn; /* only this thread reads or writes element e */
+            a.c_next[e] = cn; /* only this thread reads or writes element e */
             hn = og * act_dev(act[2], cn);
         }
-        a.h[e] = hn; /* the step's GEMM already consumed H_prev */
+        a.h_next[e] = hn; /* the step's GEMM already consumed H_prev */
         if (a.y)
             a.y[y_off_dev(a, t, dir, b) + j] = hn;
     }
@@ -231,14 +241,19 @@ avf_status run(avf_op_ctx *ctx, cudaStream_t s, rnn_args &a, const avf_tensor *c
     cublasComputeType_t ct = ctx->allow_tf32 ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
     const float one = 1.0f, zero = 0.0f;
 
-    state_copy_kernel<<<grid, 256, 0, s>>>(
-        a.p, d, a.h, in[AVF_RNN_IN_INITIAL_H] ? (float *)in[AVF_RNN_IN_INITIAL_H]->data : NULL, 0);
-    AVF_CUDA_TRY(cudaGetLastError());
-    if (a.p.kind == AVF_RNN_LSTM) {
-        state_copy_kernel<<<grid, 256, 0, s>>>(
-            a.p, d, a.c,
-            in[AVF_RNN_IN_INITIAL_C] ? (float *)in[AVF_RNN_IN_INITIAL_C]->data : NULL, 0);
+    const float *init_h = in[AVF_RNN_IN_INITIAL_H] ? (const float *)in[AVF_RNN_IN_INITIAL_H]->data
+                                                   : NULL;
+    const float *init_c = in[AVF_RNN_IN_INITIAL_C] ? (const float *)in[AVF_RNN_IN_INITIAL_C]->data
+                                                   : NULL;
+    const bool direct = a.p.layout == 0 && !a.lens && d.seq >= 1 && init_h &&
+                        (a.p.kind != AVF_RNN_LSTM || init_c);
+    if (!direct) {
+        state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.h, (float *)init_h, 0);
         AVF_CUDA_TRY(cudaGetLastError());
+        if (a.p.kind == AVF_RNN_LSTM) {
+            state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.c, (float *)init_c, 0);
+            AVF_CUDA_TRY(cudaGetLastError());
+        }
     }
     if (rows > 0 && dgh > 0) {
         if (d.input > 0)
@@ -252,8 +267,15 @@ avf_status run(avf_op_ctx *ctx, cudaStream_t s, rnn_args &a, const avf_tensor *c
     }
     const float *r = (const float *)in[AVF_RNN_IN_R]->data;
     int lbr0 = a.p.kind == AVF_RNN_GRU && !a.p.linear_before_reset;
+    float *out_h = out[1] ? (float *)out[1]->data : NULL;
+    float *out_c = out[2] ? (float *)out[2]->data : NULL;
     for (int64_t step = 0; step < d.seq && nstate > 0; step++) {
-        AVF_TRY(recur_gemm(h, ct, d, a.h, r, 0, lbr0 ? 2 : d.gates, a.hr));
+        const bool first = step == 0, last = step == d.seq - 1;
+        a.h_prev = direct && first ? init_h : a.h;
+        a.c_prev = direct && first ? init_c : a.c;
+        a.h_next = direct && last && out_h ? out_h : a.h;
+        a.c_next = direct && last && out_c ? out_c : a.c;
+        AVF_TRY(recur_gemm(h, ct, d, a.h_prev, r, 0, lbr0 ? 2 : d.gates, a.hr));
         if (lbr0) {
             gru_reset_kernel<<<grid, 256, 0, s>>>(a, step);
             AVF_CUDA_TRY(cudaGetLastError());
@@ -262,12 +284,12 @@ avf_status run(avf_op_ctx *ctx, cudaStream_t s, rnn_args &a, const avf_tensor *c
         gates_kernel<<<grid, 256, 0, s>>>(a, step);
         AVF_CUDA_TRY(cudaGetLastError());
     }
-    if (out[1] && nstate > 0) {
-        state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.h, (float *)out[1]->data, 1);
+    if (out_h && nstate > 0 && !direct) {
+        state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.h, out_h, 1);
         AVF_CUDA_TRY(cudaGetLastError());
     }
-    if (out[2] && nstate > 0) {
-        state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.c, (float *)out[2]->data, 1);
+    if (out_c && nstate > 0 && !direct) {
+        state_copy_kernel<<<grid, 256, 0, s>>>(a.p, d, a.c, out_c, 1);
         AVF_CUDA_TRY(cudaGetLastError());
     }
     return AVF_OK;
