@@ -435,6 +435,9 @@ static void test_conv_short1d_cuda(void **state) {
          * block: 1056 and 151 x 16 (a partial last position group) */
         {"stft bank b64", 0, 1, 64, 1, 258, 1, {640}, {256}, {128}, {1}, {0}, {0}, {0}, 0, 0, {0}},
         {"encoder b301", 0, 1, 301, 129, 128, 1, {4}, {3}, {1}, {1}, {1}, {1}, {0}, 1, 0, {0}},
+        /* the other tap forms of the warp-per-tile kernel: K = 1 and K = 5 */
+        {"1x1 b2200", 0, 1, 2200, 128, 16, 1, {1}, {1}, {1}, {1}, {0}, {0}, {0}, 1, 0, {0}},
+        {"k5 s2 b300", 0, 1, 300, 4, 16, 1, {20}, {5}, {2}, {1}, {2}, {2}, {0}, 1, 0, {0}},
     };
     const avf_epilogue_params eps[2] = {{AVF_ACT_RELU, 0.0f, 0.0f, 1.0f, 0.0f},
                                         {AVF_ACT_SIGMOID, 0.0f, 0.0f, 1.0f, 0.0f}};

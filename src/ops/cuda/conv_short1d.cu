@@ -81,9 +81,12 @@ __device__ __forceinline__ float warp_reduce32(float (&acc)[32], int lane) {
  * threads stride over R, the warps' sums added through shared memory, so
  * that the latency of a long serial loop is not the kernel's time. Each
  * step loads kCo weights and kPos inputs and makes 32 products: weights are
- * read once per kPos positions, not once per output. */
-template <typename T, bool kSplit>
-__global__ void __launch_bounds__(32 * kWarps, 2) /* 2 blocks per SM, no spills */
+ * read once per kPos positions, not once per output. kTaps > 0: K is that
+ * (the division of j by it a multiply); kTaps == -1: C_in is 1 (j is the
+ * tap); 0: K read at run time. Offsets are 32-bit (avf_cuda_conv_short1d_ok
+ * bounds the sizes): 64-bit index math was a good part of the loop. */
+template <typename T, bool kSplit, int kTaps>
+__global__ void __launch_bounds__(32 * kWarps, 3) /* 3 blocks per SM: latency-bound */
     short1d_kernel(const T *__restrict__ x, const T *__restrict__ wt, const T *__restrict__ bias,
                    T *__restrict__ y, s1_geo g) {
     const int lane = threadIdx.x, warp_in_block = threadIdx.y;
@@ -96,7 +99,7 @@ __global__ void __launch_bounds__(32 * kWarps, 2) /* 2 blocks per SM, no spills 
     const int co0 = (int)(tile / g.pos_groups) * kCo;
     const int nco = min(kCo, g.c_out - co0);
     const int64_t pos0 = pg * kPos;
-    int64_t xoff[kPos];
+    int xoff[kPos];
     int ix0[kPos];
 #pragma unroll
     for (int q = 0; q < kPos; q++) {
@@ -104,14 +107,14 @@ __global__ void __launch_bounds__(32 * kWarps, 2) /* 2 blocks per SM, no spills 
         if (pos < g.positions) {
             int64_t n = pos / g.ol;
             int ox = (int)(pos - n * g.ol);
-            xoff[q] = n * (int64_t)g.c_in * g.l;
+            xoff[q] = (int)n * g.c_in * g.l;
             ix0[q] = ox * g.s - g.p;
         } else {
             xoff[q] = 0;
             ix0[q] = -(1 << 30); /* every tap out of range: contributes 0 */
         }
     }
-    const T *w0 = wt + (int64_t)co0 * g.r;
+    const T *w0 = wt + co0 * g.r;
     float acc[kPos * kCo];
 #pragma unroll
     for (int i = 0; i < kPos * kCo; i++)
@@ -120,16 +123,17 @@ __global__ void __launch_bounds__(32 * kWarps, 2) /* 2 blocks per SM, no spills 
     const int step = kSplit ? 32 * kWarps : 32;
 #pragma unroll 2
     for (int j = t0; j < g.r; j += step) {
-        const int ci = j / g.k, kk = j - ci * g.k;
-        const int tap = kk * g.d;
+        const int k = kTaps > 0 ? kTaps : g.k;
+        const int ci = kTaps == -1 ? 0 : j / k, kk = kTaps == -1 ? j : j - ci * k;
+        const int tap = kk * g.d, xrow = ci * g.l;
         float wv[kCo], xv[kPos];
 #pragma unroll
         for (int c = 0; c < kCo; c++)
-            wv[c] = c < nco ? ld(w0, (int64_t)c * g.r + j) : 0.0f;
+            wv[c] = c < nco ? ld(w0, c * g.r + j) : 0.0f;
 #pragma unroll
         for (int q = 0; q < kPos; q++) {
             int ix = ix0[q] + tap;
-            xv[q] = (ix >= 0 && ix < g.l) ? ld(x, xoff[q] + (int64_t)ci * g.l + ix) : 0.0f;
+            xv[q] = (ix >= 0 && ix < g.l) ? ld(x, xoff[q] + xrow + ix) : 0.0f;
         }
 #pragma unroll
         for (int q = 0; q < kPos; q++)
@@ -172,10 +176,29 @@ avf_status launch(cudaStream_t s, const T *x, const T *w, const T *b, T *y, cons
     if (blocks > 0x7fffffff)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "short 1-D conv: %lld tiles are past the launch grid",
                         (long long)g.tiles);
-    if (split)
-        short1d_kernel<T, true><<<(unsigned)blocks, block, 0, s>>>(x, w, b, y, g);
-    else
-        short1d_kernel<T, false><<<(unsigned)blocks, block, 0, s>>>(x, w, b, y, g);
+    const int taps = g.c_in == 1 ? -1 : g.k == 1 ? 1 : g.k == 3 ? 3 : 0;
+#define AVF_S1_LAUNCH(SPLIT, TAPS) \
+    short1d_kernel<T, SPLIT, TAPS><<<(unsigned)blocks, block, 0, s>>>(x, w, b, y, g)
+    if (split) {
+        if (taps == -1)
+            AVF_S1_LAUNCH(true, -1);
+        else if (taps == 1)
+            AVF_S1_LAUNCH(true, 1);
+        else if (taps == 3)
+            AVF_S1_LAUNCH(true, 3);
+        else
+            AVF_S1_LAUNCH(true, 0);
+    } else {
+        if (taps == -1)
+            AVF_S1_LAUNCH(false, -1);
+        else if (taps == 1)
+            AVF_S1_LAUNCH(false, 1);
+        else if (taps == 3)
+            AVF_S1_LAUNCH(false, 3);
+        else
+            AVF_S1_LAUNCH(false, 0);
+    }
+#undef AVF_S1_LAUNCH
     AVF_CUDA_TRY(cudaGetLastError());
     return AVF_OK;
 }
@@ -200,6 +223,11 @@ extern "C" int avf_cuda_conv_short1d_ok(const avf_conv_geom *g, avf_dtype dt) {
         return 0;
     if (g->c_in < 1 || g->c_out < 1 || g->c_out > (1 << 20) || g->c_in * g->k[W] > (16 << 10) ||
         g->n < 1 || g->n > (1 << 24))
+        return 0;
+    /* 32-bit offsets in the kernel: X, W and Y under 2^31 elements */
+    if (g->n * g->c_in * g->in[W] >= ((int64_t)1 << 31) ||
+        g->c_out * g->c_in * g->k[W] >= ((int64_t)1 << 31) ||
+        g->n * g->c_out * g->out[W] >= ((int64_t)1 << 31))
         return 0;
     /* the last tap's position fits the kernel's int math */
     if ((g->out[W] - 1) * g->stride[W] + (g->k[W] - 1) * g->dil[W] > (1 << 24))
