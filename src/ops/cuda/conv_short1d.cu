@@ -12,16 +12,15 @@
  * idle here, and the ReLU/Sigmoid as a second pass.
  *
  * Here each output is a dot product over R = C_in * K (a filter row is
- * contiguous in W). With few tiles of 4 output positions x 8 output
- * channels (batch 1 to about 64) each is one block's (its 256 threads stride
- * over R, 32 accumulators each, summed by a butterfly of shuffles and then
- * across the warps); with many (large batches) the convolution is an
- * im2col, one cuBLAS GEMM and an epilogue pass that also transposes (see
- * gemm_form). On the H200: one position per warp (weights re-read for every
- * output) ran 12 us per call at batch 1 and 31 us at 256, slower than
- * cuDNN; the tiles 2.7 us at batch 1 (VAD 0.144 -> 0.074 ms with the
- * passes), but as a warp per tile at batch 256 19.5 us for the STFT and
- * 15.5 for the first encoder layer, latency-bound SIMT loops. */
+ * contiguous in W). A tile of 4 output positions x 8 output channels is
+ * one warp's (lanes stride over R, 32 accumulators each, summed by a
+ * butterfly of shuffles) or, when there are too few tiles to fill the GPU
+ * (batch 1), one block's (its 256 threads stride over R). Every step loads
+ * 8 weights and 4 inputs for 32 products. On the H200: one position per
+ * warp (weights re-read for every output) ran 12 us per call at batch 1 and
+ * 31 us at 256, slower than cuDNN; 8 x 8 tiles (64 accumulators, 140
+ * registers, one block per SM) 3.4 us at batch 1 (VAD 0.144 -> 0.096 ms)
+ * but 26 us for the big layers at 256, latency-bound at that occupancy. */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
@@ -29,7 +28,6 @@
 #include "core/cuda/check.h"
 #include "core/error.h"
 #include "ops/cuda/conv_cuda.h"
-#include "ops/cuda/libs.h"
 
 namespace {
 
@@ -168,95 +166,12 @@ __global__ void __launch_bounds__(32 * kWarps, 3) /* 3 blocks per SM: latency-bo
     }
 }
 
-/* ---- the GEMM form, for many tiles (large batches) ----
- * im2col into col[P][R] (P = n * ol positions), tmp[P][C_out] = col W^T by
- * cuBLAS (f32 accumulation and output, TF32 only where the context allows
- * it), then bias + epilogue + the transpose to Y[n][C_out][ol] in one pass.
- * At batch 256 the tiled kernel above took 19.5 us for the STFT (67 M
- * multiply-adds) and 15.5 us for the first encoder layer: latency-bound
- * SIMT loops, where cuBLAS's tiles keep the SMs fed. */
 template <typename T>
-__global__ void im2col_kernel(const T *__restrict__ x, T *__restrict__ col, s1_geo g,
-                              unsigned total) {
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += gridDim.x * blockDim.x) {
-        unsigned pos = i / (unsigned)g.r, j = i - pos * (unsigned)g.r;
-        unsigned n = pos / (unsigned)g.ol, ox = pos - n * (unsigned)g.ol;
-        int ci = (int)j / g.k, kk = (int)j - ci * g.k;
-        int ix = (int)ox * g.s - g.p + kk * g.d;
-        T v = (ix >= 0 && ix < g.l) ? x[((int)n * g.c_in + ci) * g.l + ix] : T(0.0f);
-        col[i] = v;
-    }
-}
-
-template <typename T>
-__global__ void gemm_epilogue_kernel(const float *__restrict__ tmp, const T *__restrict__ bias,
-                                     T *__restrict__ y, s1_geo g, unsigned total) {
-    for (unsigned i = blockIdx.x * blockDim.x + threadIdx.x; i < total;
-         i += gridDim.x * blockDim.x) {
-        unsigned row = i / (unsigned)g.ol, ox = i - row * (unsigned)g.ol; /* row = n * C_out + co */
-        unsigned n = row / (unsigned)g.c_out, co = row - n * (unsigned)g.c_out;
-        float v = tmp[(n * (unsigned)g.ol + ox) * (unsigned)g.c_out + co];
-        if (bias)
-            v += ld(bias, co);
-        st(y, i, avf_act_eval(g.ep.act, g.ep.alpha, g.ep.beta, g.ep.post_mul, g.ep.post_add, v));
-    }
-}
-
-unsigned grid_for(unsigned n) {
-    unsigned b = (n + 255) / 256;
-    return b < 1 ? 1 : b > 65535u * 8 ? 65535u * 8 : b;
-}
-
-template <typename T>
-avf_status gemm_form(avf_op_ctx *ctx, cudaStream_t s, const T *x, const T *w, const T *b, T *y,
-                     const s1_geo &g) {
-    const unsigned P = (unsigned)g.positions, R = (unsigned)g.r, M = (unsigned)g.c_out;
-    cublasHandle_t h;
-    AVF_TRY(avf_cuda_cublas(ctx, &h));
-    void *col = NULL, *tmp = NULL;
-    AVF_TRY(avf_pool_alloc(ctx->pool, (size_t)P * R * sizeof(T), ctx->stream, &col));
-    avf_status st = avf_pool_alloc(ctx->pool, (size_t)P * M * sizeof(float), ctx->stream, &tmp);
-    if (st == AVF_OK) {
-        im2col_kernel<T><<<grid_for(P * R), 256, 0, s>>>(x, (T *)col, g, P * R);
-        cudaError_t ce = cudaGetLastError();
-        if (ce != cudaSuccess)
-            st = avf_cuda_status(ce, "im2col_kernel", __FILE__, __LINE__);
-    }
-    if (st == AVF_OK) {
-        /* column-major: tmp (M x P, ld M) = W^T' (W: R x M, ld R, transposed) x col (R x P, ld R) */
-        const float one = 1.0f, zero = 0.0f;
-        const cudaDataType_t dt = sizeof(T) == 2 ? CUDA_R_16F : CUDA_R_32F;
-        cublasComputeType_t ct = ctx->allow_tf32 && sizeof(T) == 4 ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                                   : CUBLAS_COMPUTE_32F;
-        cublasStatus_t cs = cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, (int)M, (int)P, (int)R, &one,
-                                         w, dt, (int)R, col, dt, (int)R, &zero, tmp, CUDA_R_32F,
-                                         (int)M, ct, CUBLAS_GEMM_DEFAULT);
-        if (cs != CUBLAS_STATUS_SUCCESS)
-            st = avf_cublas_status(cs, "cublasGemmEx", __FILE__, __LINE__);
-    }
-    if (st == AVF_OK) {
-        gemm_epilogue_kernel<T><<<grid_for(P * M), 256, 0, s>>>((const float *)tmp, b, y, g, P * M);
-        cudaError_t ce = cudaGetLastError();
-        if (ce != cudaSuccess)
-            st = avf_cuda_status(ce, "gemm_epilogue_kernel", __FILE__, __LINE__);
-    }
-    avf_status f1 = tmp ? avf_pool_free(ctx->pool, tmp, ctx->stream) : AVF_OK;
-    avf_status f2 = avf_pool_free(ctx->pool, col, ctx->stream);
-    return st != AVF_OK ? st : f1 != AVF_OK ? f1 : f2;
-}
-
-template <typename T>
-avf_status launch(avf_op_ctx *ctx, cudaStream_t s, const T *x, const T *w, const T *b, T *y,
-                  const s1_geo &g) {
+avf_status launch(cudaStream_t s, const T *x, const T *w, const T *b, T *y, const s1_geo &g) {
     dim3 block(32, kWarps);
     /* Fewer tiles than about 8 warps per SM on an H200 (132 SMs): split each
      * tile's reduction over a whole block instead. */
     const bool split = g.tiles < 132 * 8;
-    /* many tiles: the GEMM form (sizes bounded for its 32-bit indices) */
-    if (!split && (int64_t)g.positions * g.r < ((int64_t)1 << 30) &&
-        (int64_t)g.positions * g.c_out < ((int64_t)1 << 30))
-        return gemm_form<T>(ctx, s, x, w, b, y, g);
     int64_t blocks = split ? g.tiles : (g.tiles + kWarps - 1) / kWarps;
     if (blocks > 0x7fffffff)
         return AVF_FAIL(AVF_ERR_UNSUPPORTED, "short 1-D conv: %lld tiles are past the launch grid",
@@ -344,8 +259,8 @@ extern "C" avf_status avf_cuda_conv_short1d(avf_op_ctx *ctx, const avf_conv_geom
     d.ep = ep ? *ep : avf_epilogue_params{AVF_ACT_NONE, 0.0f, 0.0f, 1.0f, 0.0f};
     cudaStream_t s = (cudaStream_t)avf_stream_native(ctx->stream);
     if (x->dtype == AVF_DTYPE_F16)
-        return launch<__half>(ctx, s, (const __half *)x->data, (const __half *)w->data,
+        return launch<__half>(s, (const __half *)x->data, (const __half *)w->data,
                               b ? (const __half *)b->data : nullptr, (__half *)y->data, d);
-    return launch<float>(ctx, s, (const float *)x->data, (const float *)w->data,
+    return launch<float>(s, (const float *)x->data, (const float *)w->data,
                          b ? (const float *)b->data : nullptr, (float *)y->data, d);
 }
