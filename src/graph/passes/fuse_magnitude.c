@@ -15,17 +15,6 @@
 #include "core/error.h"
 #include "graph/passes/passes.h"
 
-static const avf_graph_node *producer_op(const avf_pass *p, int v, const char *op, int *index) {
-    int i = avf_pass_producer(p, v);
-    if (i < 0)
-        return NULL;
-    const avf_graph_node *n = &p->g->nodes[i];
-    if (n->domain[0] || strcmp(n->op_type, op) != 0)
-        return NULL;
-    *index = i;
-    return n;
-}
-
 /* One i64 element of constant v. */
 static int const_i64(const avf_pass *p, int v, int64_t *out) {
     const avf_tensor *t = v >= 0 ? avf_pass_const(p, v) : NULL;
@@ -55,13 +44,13 @@ static int slice_1d(const avf_pass *p, const avf_graph_node *n, int64_t *start, 
 /* Pow(s, 2) read only by node `reader`, s a Slice read only by the Pow:
  * the Slice's node index, or -1. */
 static int squared_slice(const avf_pass *p, int v, int reader, int *pow_index) {
-    const avf_graph_node *pw = producer_op(p, v, "Pow", pow_index);
+    const avf_graph_node *pw = avf_pass_producer_op(p, v, "Pow", pow_index);
     double e = 0;
     if (!pw || pw->n_inputs != 2 || avf_pass_sole_reader(p, v) != reader ||
         !avf_pass_const_scalar(p, pw->inputs[1], &e) || e != 2.0)
         return -1;
     int si = -1;
-    if (!producer_op(p, pw->inputs[0], "Slice", &si) ||
+    if (!avf_pass_producer_op(p, pw->inputs[0], "Slice", &si) ||
         avf_pass_sole_reader(p, pw->inputs[0]) != *pow_index)
         return -1;
     return si;
@@ -76,7 +65,7 @@ static int match(const avf_pass *p, int i, int *nodes, int *x, int64_t *axis, in
         sq->n_outputs != 1)
         return 0;
     int ia = -1;
-    const avf_graph_node *add = producer_op(p, sq->inputs[0], "Add", &ia);
+    const avf_graph_node *add = avf_pass_producer_op(p, sq->inputs[0], "Add", &ia);
     if (!add || add->n_inputs != 2 || add->inputs[0] == add->inputs[1] ||
         avf_pass_sole_reader(p, sq->inputs[0]) != i)
         return 0;

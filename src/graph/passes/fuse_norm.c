@@ -14,17 +14,6 @@
 #include "core/error.h"
 #include "graph/passes/passes.h"
 
-static const avf_graph_node *producer_op(const avf_pass *p, int v, const char *op, int *index) {
-    int i = avf_pass_producer(p, v);
-    if (i < 0)
-        return NULL;
-    const avf_graph_node *n = &p->g->nodes[i];
-    if (n->domain[0] || strcmp(n->op_type, op) != 0)
-        return NULL;
-    *index = i;
-    return n;
-}
-
 /* ReduceMean over the last axis only, keepdims. */
 static int mean_last(const avf_pass *p, const avf_graph_node *n) {
     const avf_graph_attr *k = avf_graph_node_attr(n, "keepdims");
@@ -70,7 +59,7 @@ static int match(const avf_pass *p, int i, int *nodes, int *x, int *gamma, int *
     int ia = -1, im = -1, idv = -1, isq = -1, ie = -1, iv = -1, ip = -1, is = -1, imu = -1;
     const avf_graph_node *mul = NULL;
     for (int s = 0; s < 2 && !mul; s++) {
-        mul = producer_op(p, add->inputs[s], "Mul", &im);
+        mul = avf_pass_producer_op(p, add->inputs[s], "Mul", &im);
         if (mul && (*beta = other_const(p, add, add->inputs[s])) < 0)
             mul = NULL;
         if (mul)
@@ -81,7 +70,7 @@ static int match(const avf_pass *p, int i, int *nodes, int *x, int *gamma, int *
     const avf_graph_node *div = NULL;
     int q = -1;
     for (int s = 0; s < 2 && !div; s++) {
-        div = producer_op(p, mul->inputs[s], "Div", &idv);
+        div = avf_pass_producer_op(p, mul->inputs[s], "Div", &idv);
         if (div && (*gamma = other_const(p, mul, mul->inputs[s])) < 0)
             div = NULL;
         if (div)
@@ -90,10 +79,10 @@ static int match(const avf_pass *p, int i, int *nodes, int *x, int *gamma, int *
     if (!div || div->n_inputs != 2 || avf_pass_sole_reader(p, q) != im)
         return 0;
     int d = div->inputs[0], sd = div->inputs[1];
-    const avf_graph_node *sq = producer_op(p, sd, "Sqrt", &isq);
+    const avf_graph_node *sq = avf_pass_producer_op(p, sd, "Sqrt", &isq);
     if (!sq || avf_pass_sole_reader(p, sd) != idv)
         return 0;
-    const avf_graph_node *ae = producer_op(p, sq->inputs[0], "Add", &ie);
+    const avf_graph_node *ae = avf_pass_producer_op(p, sq->inputs[0], "Add", &ie);
     if (!ae || avf_pass_sole_reader(p, sq->inputs[0]) != isq)
         return 0;
     int var = -1, ec = -1;
@@ -103,20 +92,20 @@ static int match(const avf_pass *p, int i, int *nodes, int *x, int *gamma, int *
             var = ae->inputs[1 - s];
         }
     (void)ec;
-    const avf_graph_node *rv = var >= 0 ? producer_op(p, var, "ReduceMean", &iv) : NULL;
+    const avf_graph_node *rv = var >= 0 ? avf_pass_producer_op(p, var, "ReduceMean", &iv) : NULL;
     if (!rv || !mean_last(p, rv) || avf_pass_sole_reader(p, var) != ie)
         return 0;
-    const avf_graph_node *pw = producer_op(p, rv->inputs[0], "Pow", &ip);
+    const avf_graph_node *pw = avf_pass_producer_op(p, rv->inputs[0], "Pow", &ip);
     double two;
     if (!pw || pw->n_inputs != 2 || pw->inputs[0] != d || !scalar_f32(p, pw->inputs[1], &two) ||
         two != 2.0 || avf_pass_sole_reader(p, rv->inputs[0]) != iv)
         return 0;
     /* d: read by the Pow and the Div only */
-    const avf_graph_node *sub = producer_op(p, d, "Sub", &is);
+    const avf_graph_node *sub = avf_pass_producer_op(p, d, "Sub", &is);
     if (!sub || sub->n_inputs != 2 || p->pinned[d] || p->uses[d] != 2)
         return 0;
     *x = sub->inputs[0];
-    const avf_graph_node *rm = producer_op(p, sub->inputs[1], "ReduceMean", &imu);
+    const avf_graph_node *rm = avf_pass_producer_op(p, sub->inputs[1], "ReduceMean", &imu);
     if (!rm || !mean_last(p, rm) || rm->inputs[0] != *x ||
         avf_pass_sole_reader(p, sub->inputs[1]) != is)
         return 0;

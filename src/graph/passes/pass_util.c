@@ -127,6 +127,17 @@ int avf_pass_producer(const avf_pass *p, int v) {
     return i >= 0 && i < g->n_nodes && !p->dead[i] ? i : -1;
 }
 
+const avf_graph_node *avf_pass_producer_op(const avf_pass *p, int v, const char *op, int *index) {
+    int i = avf_pass_producer(p, v);
+    if (i < 0)
+        return NULL;
+    const avf_graph_node *n = &p->g->nodes[i];
+    if (n->domain[0] || strcmp(n->op_type, op) != 0)
+        return NULL;
+    *index = i;
+    return n;
+}
+
 static int is_op(const avf_graph_node *n, const char *op) {
     return !n->domain[0] && strcmp(n->op_type, op) == 0;
 }

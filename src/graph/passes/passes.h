@@ -104,6 +104,8 @@ int avf_pass_min_rank(const avf_pass *p, int v, int depth);
 int avf_pass_is_f32(const avf_pass *p, int v, int depth);
 /* The live node producing v in this graph, or -1. */
 int avf_pass_producer(const avf_pass *p, int v);
+/* That node when it is default-domain op `op` (its index in *index), else NULL. */
+const avf_graph_node *avf_pass_producer_op(const avf_pass *p, int v, const char *op, int *index);
 
 /* Add an initializer named after `hint` (made unique); takes ownership of
  * data (malloc'd, may be NULL only when empty). */
