@@ -248,12 +248,10 @@ static int slice_whole(const avf_pass *p, const avf_graph_node *n) {
         (!sp || !sp->data || sp->dtype != AVF_DTYPE_I64 ||
          avf_tensor_numel(sp) != avf_tensor_numel(st)))
         return 0;
-    for (int64_t k = 0; k < avf_tensor_numel(st); k++) {
-        if (((const int64_t *)st->data)[k] != 0 || ((const int64_t *)en->data)[k] < ((int64_t)1 << 62))
+    const int64_t *starts = st->data, *ends = en->data, *steps = sp ? sp->data : NULL;
+    for (int64_t k = 0; k < avf_tensor_numel(st); k++)
+        if (starts[k] != 0 || ends[k] < ((int64_t)1 << 62) || (steps && steps[k] != 1))
             return 0;
-        if (sp && ((const int64_t *)sp->data)[k] != 1)
-            return 0;
-    }
     return 1;
 }
 
