@@ -14,8 +14,10 @@ scripts/make-test-data.sh) it runs ONNX Runtime in-process and
   ppocr_mobile_v2_cls  the same argmax, each batch item
 
 Silero VAD runs statefully over a whole clip, chunk by chunk, in both
-runtimes: each feeds its own stateN back as the next state. Every chunk's
-outputs are compared (the errors reported are over the whole clip).
+runtimes: each feeds its own stateN back as the next state (avflow in one
+process: `avflow run --sequence input=CHUNKS.npy --feedback stateN=state`).
+Every chunk's outputs are compared (the errors reported are over the whole
+clip).
 
 On a GPU (--device cuda:N): f32 with TF32 off must stay within rel L2 1e-3;
 with --fp16 or --tf32 the errors are reported and the decisions must be the
@@ -78,10 +80,10 @@ RUN_FLAGS = ["--device", "cpu"]  # set by main(): device and precision of avflow
 BOX_IOU = 0.9  # GPU fp16/TF32 runs: each detected box matched at this IoU
 
 
-def avflow_run(avflow, model, inputs, out_dir):
-    """inputs: {name: path}; returns {output file name: array}."""
+def avflow_run(avflow, model, inputs, out_dir, extra=()):
+    """inputs: {name: path}; extra: more arguments; returns out_dir."""
     os.makedirs(out_dir, exist_ok=True)
-    cmd = [avflow, "run", model] + RUN_FLAGS + ["--output-dir", out_dir]
+    cmd = [avflow, "run", model] + RUN_FLAGS + ["--output-dir", out_dir] + list(extra)
     for k, v in inputs.items():
         cmd += ["--input", f"{k}={v}"]
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -230,16 +232,14 @@ def run_vad(avflow, model_path, case_dir, work):
     chunks = sorted(f for f in os.listdir(case_dir) if f.startswith("chunk_"))
     ref = ort_vad(sess, case_dir, chunks)
     alt = ort_vad(session(model_path, ALT_OPT), case_dir, chunks)
-    state_a = f"{case_dir}/state.npy"
-    av_res = {o: [] for o in outs}
-    for i, c in enumerate(chunks):
-        d = f"{work}/{i:04d}"
-        avflow_run(avflow, model_path, {"input": f"{case_dir}/{c}", "state": state_a,
-                                        "sr": f"{case_dir}/sr.npy"}, d)
-        for o in outs:
-            av_res[o].append(np.load(f"{d}/{file_name(o)}.npy"))
-        state_a = f"{d}/{file_name('stateN')}.npy"
-    return {o: (ref[o], np.stack(av_res[o]), alt[o]) for o in outs}, len(chunks)
+    # avflow: one process over the whole clip (run --sequence over the
+    # stacked chunks, --feedback stateN=state), outputs stacked per chunk
+    os.makedirs(work, exist_ok=True)
+    np.save(f"{work}/chunks.npy", np.stack([np.load(f"{case_dir}/{c}") for c in chunks]))
+    avflow_run(avflow, model_path, {"state": f"{case_dir}/state.npy", "sr": f"{case_dir}/sr.npy"},
+               work, ["--sequence", f"input={work}/chunks.npy", "--feedback", "stateN=state"])
+    av = {o: np.load(f"{work}/{file_name(o)}.npy") for o in outs}
+    return {o: (ref[o], av[o], alt[o]) for o in outs}, len(chunks)
 
 
 def run_plain(avflow, model_path, case_dir, work):
