@@ -19,8 +19,12 @@
  * 8 weights and 4 inputs for 32 products. On the H200: one position per
  * warp (weights re-read for every output) ran 12 us per call at batch 1 and
  * 31 us at 256, slower than cuDNN; 8 x 8 tiles (64 accumulators, 140
- * registers, one block per SM) 3.4 us at batch 1 (VAD 0.144 -> 0.096 ms)
- * but 26 us for the big layers at 256, latency-bound at that occupancy. */
+ * registers, one block per SM) 3.4 us at batch 1 but 26 us for the big
+ * layers at 256, latency-bound at that occupancy; these 4 x 8 tiles, 3
+ * blocks per SM, 2.2-3.0 us at batch 1 and, at 256, 19.5 us for the STFT and
+ * 15.5 for the first encoder layer (bench/results/gpu-h200-2026-12-04-
+ * 11a2996.txt; an im2col + cuBLAS form of those two measured there was no
+ * faster per call: 5 more launches). */
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 #include <stdint.h>
