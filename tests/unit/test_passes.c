@@ -279,6 +279,24 @@ static void slice_node(Onnx__GraphProto *g, const char *x, const char *start, co
     add_input(n, axes);
 }
 
+/* sqrt(x[:, :h]^pw + x[:, h:end]^2) as six nodes, outputs "mag" + sfx. */
+static void magnitude_chain(Onnx__GraphProto *g, const char *sfx, const char *end,
+                            const char *pw, int im_first) {
+    char re[16], im[16], re2[16], im2[16], sum[16], mag[16];
+    snprintf(re, sizeof re, "re%s", sfx);
+    snprintf(im, sizeof im, "im%s", sfx);
+    snprintf(re2, sizeof re2, "re2%s", sfx);
+    snprintf(im2, sizeof im2, "im2%s", sfx);
+    snprintf(sum, sizeof sum, "s%s", sfx);
+    snprintf(mag, sizeof mag, "mag%s", sfx);
+    slice_node(g, "x", "z", "h", "ax1", re);
+    slice_node(g, "x", "h", end, "ax1", im);
+    node(g, "Pow", re, pw, re2);
+    node(g, "Pow", im, "two", im2);
+    node(g, "Add", im_first ? im2 : re2, im_first ? re2 : im2, sum);
+    node(g, "Sqrt", sum, NULL, mag);
+}
+
 static void magnitude(void **state) {
     (void)state;
     static const int64_t d263[] = {2, 6, 3}, one[] = {1};
@@ -293,27 +311,9 @@ static void magnitude(void **state) {
     PUSH(g->initializer, g->n_initializer, tensor("ax1", T_I64, 1, one, ax1, 8));
     init_scalar(g, "two", 2.0f, 0);
     init_scalar(g, "four", 4.0f, 0);
-    /* rewritten: to the end, im^2 first */
-    slice_node(g, "x", "z", "h", "ax1", "re");
-    slice_node(g, "x", "h", "big", "ax1", "im");
-    node(g, "Pow", "re", "two", "re2");
-    node(g, "Pow", "im", "two", "im2");
-    node(g, "Add", "im2", "re2", "s");
-    node(g, "Sqrt", "s", NULL, "mag");
-    /* rewritten: to 2h */
-    slice_node(g, "x", "z", "h", "ax1", "re_b");
-    slice_node(g, "x", "h", "h2", "ax1", "im_b");
-    node(g, "Pow", "re_b", "two", "re2_b");
-    node(g, "Pow", "im_b", "two", "im2_b");
-    node(g, "Add", "re2_b", "im2_b", "s_b");
-    node(g, "Sqrt", "s_b", NULL, "mag_b");
-    /* stays: a fourth power */
-    slice_node(g, "x", "z", "h", "ax1", "re_c");
-    slice_node(g, "x", "h", "big", "ax1", "im_c");
-    node(g, "Pow", "re_c", "four", "re4_c");
-    node(g, "Pow", "im_c", "two", "im2_c");
-    node(g, "Add", "re4_c", "im2_c", "s_c");
-    node(g, "Sqrt", "s_c", NULL, "mag_c");
+    magnitude_chain(g, "", "big", "two", 1);   /* rewritten: to the end, im^2 first */
+    magnitude_chain(g, "_b", "h2", "two", 0);  /* rewritten: to 2h */
+    magnitude_chain(g, "_c", "big", "four", 0); /* stays: a fourth power */
     PUSH(g->output, g->n_output, out_vi("mag"));
     PUSH(g->output, g->n_output, out_vi("mag_b"));
     PUSH(g->output, g->n_output, out_vi("mag_c"));
