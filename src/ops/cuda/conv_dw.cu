@@ -17,14 +17,13 @@
 
 #include "core/cuda/check.h"
 #include "core/error.h"
+#include "ops/cuda/ldst.cuh"
 #include "ops/cuda/conv_cuda.h"
 
 namespace {
 
-__device__ __forceinline__ float ld(const float *p, int64_t i) { return __ldg(p + i); }
-__device__ __forceinline__ float ld(const __half *p, int64_t i) { return __half2float(p[i]); }
-__device__ __forceinline__ void st(float *p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void st(__half *p, int64_t i, float v) { p[i] = __float2half(v); }
+using avf_ldst::ld;
+using avf_ldst::st;
 
 struct dw_geo {
     int c, h, w, oh, ow;      /* channels, input and output rows/columns */

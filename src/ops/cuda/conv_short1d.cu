@@ -31,6 +31,7 @@
 
 #include "core/cuda/check.h"
 #include "core/error.h"
+#include "ops/cuda/ldst.cuh"
 #include "ops/cuda/conv_cuda.h"
 
 namespace {
@@ -39,10 +40,8 @@ constexpr int kCo = 8;    /* output channels per tile */
 constexpr int kPos = 4;   /* output positions (n, x) per tile: kPos * kCo == 32 */
 constexpr int kWarps = 8; /* warps per block */
 
-__device__ __forceinline__ float ld(const float *p, int64_t i) { return __ldg(p + i); }
-__device__ __forceinline__ float ld(const __half *p, int64_t i) { return __half2float(p[i]); }
-__device__ __forceinline__ void st(float *p, int64_t i, float v) { p[i] = v; }
-__device__ __forceinline__ void st(__half *p, int64_t i, float v) { p[i] = __float2half(v); }
+using avf_ldst::ld;
+using avf_ldst::st;
 
 struct s1_geo {
     int c_in, c_out, l, ol, k, s, d, p; /* channels, input/output length, taps, stride, dilation, pad */

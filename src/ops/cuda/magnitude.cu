@@ -7,14 +7,13 @@
 
 #include "core/cuda/check.h"
 #include "core/error.h"
+#include "ops/cuda/ldst.cuh"
 #include "ops/magnitude.h"
 
 namespace {
 
-__device__ __forceinline__ float ld(const float *p, long long i) { return __ldg(p + i); }
-__device__ __forceinline__ float ld(const __half *p, long long i) { return __half2float(p[i]); }
-__device__ __forceinline__ void st(float *p, long long i, float v) { p[i] = v; }
-__device__ __forceinline__ void st(__half *p, long long i, float v) { p[i] = __float2half(v); }
+using avf_ldst::ld;
+using avf_ldst::st;
 
 template <typename T>
 __global__ void pair_magnitude_kernel(const T *__restrict__ x, T *__restrict__ y, long long n,
