@@ -538,7 +538,10 @@ static void print_summary(const bench_opts *o, const avf_bench_summary *s,
                    i ? "," : "", split.name[i], split.batches[i], split.rows[i], split.share[i]);
         printf("],");
         if (have_cpu)
-            printf("\"cpu_seconds\":%.6f,\"requests\":%.0f,\"cpu_seconds_per_request\":%.9f}}\n",
+            /* %.17g round-trips a double, so a reader can check the ratio exactly;
+             * fixed decimals made cpu_seconds / requests differ from the printed
+             * ratio in the last digits. */
+            printf("\"cpu_seconds\":%.17g,\"requests\":%.0f,\"cpu_seconds_per_request\":%.17g}}\n",
                    after->cpu_s - before->cpu_s, dreq, cpu_per);
         else
             printf("\"cpu_seconds\":null,\"requests\":null,\"cpu_seconds_per_request\":null}}\n");
