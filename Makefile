@@ -56,8 +56,10 @@ asan: deps
 	ctest --test-dir $(ASAN_BUILD) --output-on-failure -j $(JOBS)
 
 check: build models data
-	@# the serve protocol test (a ctest entry) drives the server with tritonclient
+	@# the serve protocol test (a ctest entry) drives the server with tritonclient,
+	@# the perf_analyzer test with Triton's perf_analyzer (from a PyPI wheel)
 	.venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
+	scripts/fetch-perf-analyzer.sh
 	ctest --test-dir $(BUILD) --output-on-failure -j $(JOBS)
 	$(MAKE) --no-print-directory golden
 	scripts/check-install.sh $(BUILD)

@@ -4,7 +4,8 @@
 # apt (it is a no-op when everything is already there).
 set -euo pipefail
 
-# Debian packages: build tools and the libraries avflow links.
+# Debian packages: build tools and the libraries avflow links (libb64-0d:
+# Triton's perf_analyzer, scripts/fetch-perf-analyzer.sh).
 APT_PACKAGES=(
   build-essential cmake pkg-config
   libcmocka-dev
@@ -17,6 +18,7 @@ APT_PACKAGES=(
   python3 python3-venv
   chromium nginx
   libpng-dev libjpeg-dev
+  libb64-0d
 )
 
 missing=()

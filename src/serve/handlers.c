@@ -286,6 +286,24 @@ static void repository(avf_srv_conn *c, char **seg, int n, avf_srv_reply *out) {
     avf_srv_reply_error(out, 404, "no such repository endpoint");
 }
 
+/* GET /v2/models[/NAME[/versions/V]]/stats: counters only, so a model of
+ * the repository that is not loaded is not loaded for it (zeros). */
+static void stats(avf_srv_conn *c, const char *name, const char *version, int get,
+                  avf_srv_reply *out) {
+    if (!get) {
+        avf_srv_reply_error(out, 405, "statistics take GET");
+        return;
+    }
+    avf_srv_buf b = {0};
+    avf_status st = avf_srv_repo_stats(c->s->repo, name, version, &b);
+    if (st != AVF_OK) {
+        avf_srv_buf_free(&b);
+        reply_status(out, st);
+        return;
+    }
+    reply_buf(out, &b, "application/json");
+}
+
 static void server_metadata(avf_srv_reply *out) {
     reply_json(out, json_pack("{s:s,s:s,s:[s,s,s]}", "name", "avflow", "version",
                               avf_version(), "extensions", "binary_tensor_data",
@@ -364,6 +382,10 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
             repository(c, seg, n, out);
         return 0;
     }
+    if (n == 3 && strcmp(seg[1], "models") == 0 && strcmp(seg[2], "stats") == 0) {
+        stats(c, NULL, NULL, get, out); /* every model (Triton's statistics extension) */
+        return 0;
+    }
     if (n >= 3 && strcmp(seg[1], "models") == 0) {
         const char *name = seg[2], *version = NULL;
         int k = 3;
@@ -373,8 +395,13 @@ int avf_srv_handle(avf_srv_conn *c, const char *method, const char *url, avf_srv
         }
         const char *action = k < n ? seg[k] : NULL;
         if (k + 1 < n || (action && strcmp(action, "infer") != 0 &&
-                          strcmp(action, "ready") != 0 && strcmp(action, "config") != 0)) {
+                          strcmp(action, "ready") != 0 && strcmp(action, "config") != 0 &&
+                          strcmp(action, "stats") != 0)) {
             avf_srv_reply_error(out, 404, "no such endpoint");
+            return 0;
+        }
+        if (action && strcmp(action, "stats") == 0) {
+            stats(c, name, version, get, out);
             return 0;
         }
         if (action && strcmp(action, "infer") == 0) {

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 const double avf_srv_latency_bounds_us[AVF_SRV_LAT_BUCKETS] = {
     100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 500000, 1000000,
@@ -24,17 +25,28 @@ static uint64_t us_between(uint64_t a, uint64_t b) { return b > a && a ? (b - a)
 
 void avf_srv_metrics_request(avf_srv_metrics *m, const avf_srv_request *r, uint64_t now_ns) {
     uint64_t total = us_between(r->t_arrive_ns, now_ns);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    const uint64_t wall_ms = (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
     pthread_mutex_lock(&m->mu);
     if (r->status == AVF_OK) {
         m->d.success++;
         m->d.inference_count += (uint64_t)r->batch;
+        m->d.request_ok_us += total;
+        m->d.last_inference_ms = wall_ms;
     } else {
         m->d.failure++;
     }
     m->d.request_us += total;
     if (r->t_start_ns) {
-        m->d.queue_us += us_between(r->t_enqueue_ns, r->t_start_ns);
-        m->d.compute_us += us_between(r->t_start_ns, r->t_end_ns);
+        const uint64_t q = us_between(r->t_enqueue_ns, r->t_start_ns),
+                       c = us_between(r->t_start_ns, r->t_end_ns);
+        m->d.queue_us += q;
+        m->d.compute_us += c;
+        if (r->status == AVF_OK) {
+            m->d.queue_ok_us += q;
+            m->d.compute_ok_us += c;
+        }
     }
     int k = 0;
     while (k < AVF_SRV_LAT_BUCKETS && (double)total > avf_srv_latency_bounds_us[k])
@@ -53,13 +65,15 @@ void avf_srv_metrics_failure(avf_srv_metrics *m) {
     avf_srv_obs_request(0, 0);
 }
 
-void avf_srv_metrics_exec(avf_srv_metrics *m, int exec_batch) {
+void avf_srv_metrics_exec(avf_srv_metrics *m, int exec_batch, uint64_t compute_ns) {
     int k = 0;
     while (k < AVF_SRV_BATCH_BUCKETS && exec_batch > (1 << k))
         k++;
     pthread_mutex_lock(&m->mu);
     m->d.exec_count++;
     m->d.batch_hist[k]++;
+    m->d.batch_compute_us[k] += compute_ns / 1000u;
+    m->d.batch_size[k] = exec_batch;
     m->d.batch_sum += (uint64_t)exec_batch;
     m->d.batch_n++;
     pthread_mutex_unlock(&m->mu);

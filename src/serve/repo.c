@@ -163,7 +163,7 @@ void avf_srv_repo_set_policy(avf_srv_repo *r, const avf_srv_repo_policy *p) { r-
 avf_srv_lanes *avf_srv_repo_lanes(avf_srv_repo *r) { return r->lanes; }
 
 static void on_exec(void *user, int n, int64_t rows, int exec_batch, uint64_t ns) {
-    avf_srv_metrics_exec(user, exec_batch);
+    avf_srv_metrics_exec(user, exec_batch, ns);
 }
 
 static void on_lane_exec(void *user, int lane, int n, int64_t rows, int exec_batch,
@@ -506,6 +506,40 @@ void avf_srv_repo_metrics(avf_srv_repo *r, avf_srv_buf *out) {
     int n = rows_of(r, rows, NULL);
     avf_srv_metrics_render(out, rows, n);
     free(rows);
+}
+
+avf_status avf_srv_repo_stats(avf_srv_repo *r, const char *name, const char *version,
+                              avf_srv_buf *out) {
+    avf_srv_metrics_row *rows = calloc(AVF_SRV_MAX_MODELS, sizeof *rows);
+    if (!rows)
+        return AVF_FAIL(AVF_ERR_OUT_OF_MEMORY, "out of memory for the statistics");
+    int n = 0;
+    avf_status st = AVF_OK;
+    if (!name) {
+        n = rows_of(r, rows, NULL);
+    } else {
+        pthread_mutex_lock(&r->mu);
+        entry *e = lookup(r, name); /* a model of the directory not yet loaded: zeros */
+        const char *served = e ? (e->inst ? e->inst->pub.version : e->version) : NULL;
+        if (!e)
+            st = AVF_FAIL(AVF_ERR_NOT_FOUND, "unknown model '%s'", name);
+        else if (version && version[0] && strcmp(version, served) != 0)
+            st = AVF_FAIL(AVF_ERR_NOT_FOUND, "model '%s' has no version '%s' served (serving %s)",
+                          name, version, served);
+        if (st == AVF_OK) {
+            rows[0].model = e->name;
+            snprintf(rows[0].version, sizeof rows[0].version, "%s", served);
+        }
+        pthread_mutex_unlock(&r->mu);
+        if (st == AVF_OK) {
+            avf_srv_metrics_snapshot(&e->metrics, &rows[0].d); /* entries are never freed */
+            n = 1;
+        }
+    }
+    if (st == AVF_OK)
+        avf_srv_metrics_stats_json(out, rows, n);
+    free(rows);
+    return st;
 }
 
 void avf_srv_repo_performance(avf_srv_repo *r, avf_srv_buf *out) {

@@ -92,6 +92,11 @@ avf_status avf_srv_repo_evict_lru(avf_srv_repo *r);
 avf_status avf_srv_repo_index(avf_srv_repo *r, int ready_only, avf_srv_buf *out);
 /* Prometheus text for every model ever seen. */
 void avf_srv_repo_metrics(avf_srv_repo *r, avf_srv_buf *out);
+/* Triton's statistics extension: {"model_stats": [...]} for every model
+ * ever seen (name NULL) or for `name` (and `version`, when given, must be
+ * the one served); AVF_ERR_NOT_FOUND for an unknown model or version. */
+avf_status avf_srv_repo_stats(avf_srv_repo *r, const char *name, const char *version,
+                              avf_srv_buf *out);
 /* {"model_stats": [{"name", "version", "state", counts, averages}]} */
 void avf_srv_repo_performance(avf_srv_repo *r, avf_srv_buf *out);
 

@@ -182,6 +182,37 @@ def test_infer(client, httpclient):
           "only the selected output comes back")
 
 
+def test_stats(client):
+    """Triton's statistics extension after test_infer's four tiny requests."""
+    st = client.get_inference_statistics(model_name="tiny")
+    ms = st["model_stats"]
+    check(len(ms) == 1 and ms[0]["name"] == "tiny" and ms[0]["version"] == "1",
+          f"stats of tiny: {[(m['name'], m['version']) for m in ms]}")
+    s = ms[0]["inference_stats"]
+    check(s["success"]["count"] >= 4 and s["success"]["ns"] > 0 and
+          ms[0]["inference_count"] >= 12 and ms[0]["execution_count"] >= 1,
+          f"tiny: {s['success']} successes, {ms[0]['inference_count']} inferences")
+    check(s["queue"]["count"] == s["success"]["count"] and
+          s["compute_infer"]["count"] == s["success"]["count"] and
+          s["queue"]["ns"] + s["compute_infer"]["ns"] <= s["success"]["ns"],
+          "queue + compute within the successes' time")
+    bs = ms[0]["batch_stats"]
+    check(sum(b["compute_infer"]["count"] for b in bs) == ms[0]["execution_count"],
+          f"batch_stats cover every execution ({[b['batch_size'] for b in bs]})")
+    check(ms[0]["last_inference"] > 1.7e12, "last_inference in ms since 1970")
+    every = client.get_inference_statistics()
+    check("tiny" in [m["name"] for m in every["model_stats"]], "GET /v2/models/stats lists tiny")
+    check(client.get_inference_statistics(model_name="tiny", model_version="1")["model_stats"],
+          "stats of tiny version 1")
+    for name, ver in (("nope", ""), ("tiny", "7")):
+        try:
+            client.get_inference_statistics(model_name=name, model_version=ver)
+            check(False, f"stats of {name} version {ver!r} refused")
+        except Exception as e:  # tritonclient's InferenceServerException
+            check("unknown model" in str(e) or "no version" in str(e),
+                  f"stats of {name} version {ver!r} refused: {e}")
+
+
 def test_cls(client, httpclient, avflow, cls_path, tmp):
     import onnxruntime as ort
 
@@ -376,6 +407,7 @@ def main():
         print(f"server at {addr}", flush=True)
         client = httpclient.InferenceServerClient(addr, concurrency=32, network_timeout=120)
         for t in [lambda: test_basics(client), lambda: test_infer(client, httpclient),
+                  lambda: test_stats(client),
                   lambda: test_cls(client, httpclient, a.avflow, cls_path, tmp),
                   lambda: test_repository(client, addr), lambda: test_errors(addr),
                   lambda: test_batching(client, httpclient, addr)]:

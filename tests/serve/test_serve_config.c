@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "test_util.h"
 
 #include "serve/buf.h"
@@ -205,7 +207,7 @@ static void test_metrics_render(void **state) {
     r->status = AVF_ERR_INVALID_ARG;
     avf_srv_metrics_request(&m, r, 5000000);
     avf_srv_metrics_failure(&m);
-    avf_srv_metrics_exec(&m, 4);
+    avf_srv_metrics_exec(&m, 4, 1500000); /* 1.5 ms */
     avf_srv_request_unref(r);
     avf_srv_metrics_row row = {.model = "m1"};
     snprintf(row.version, sizeof row.version, "2");
@@ -226,6 +228,44 @@ static void test_metrics_render(void **state) {
     assert_non_null(strstr(text, "avflow_batch_size_bucket{model=\"m1\",version=\"2\",le=\"4\"} 1\n"));
     assert_non_null(strstr(text, "avflow_request_duration_us_bucket{model=\"m1\",version=\"2\",le=\"5000\"} 2\n"));
     assert_non_null(strstr(text, "avflow_request_duration_us_count{model=\"m1\",version=\"2\"} 2\n"));
+    free(text);
+
+    /* Triton's statistics extension: the success's own times in ns, the two
+     * failures (one timed 4 ms, one refused before its queue), the batch of
+     * 4 that ran 1.5 ms */
+    avf_srv_metrics_stats_json(&b, &row, 1);
+    text = avf_srv_buf_take(&b, &len);
+    assert_non_null(text);
+    json_error_t je;
+    json_t *j = json_loads(text, 0, &je);
+    assert_non_null(j);
+    json_t *ms = json_array_get(json_object_get(j, "model_stats"), 0);
+    assert_string_equal(json_string_value(json_object_get(ms, "name")), "m1");
+    assert_string_equal(json_string_value(json_object_get(ms, "version")), "2");
+    assert_int_equal(json_integer_value(json_object_get(ms, "inference_count")), 3);
+    assert_int_equal(json_integer_value(json_object_get(ms, "execution_count")), 1);
+    assert_true(json_integer_value(json_object_get(ms, "last_inference")) > 1700000000000LL);
+    json_t *is = json_object_get(ms, "inference_stats");
+#define STAT(k, f) json_integer_value(json_object_get(json_object_get(is, k), f))
+    assert_int_equal(STAT("success", "count"), 1);
+    assert_int_equal(STAT("success", "ns"), 4000000);
+    assert_int_equal(STAT("fail", "count"), 2);
+    assert_int_equal(STAT("fail", "ns"), 4000000);
+    assert_int_equal(STAT("queue", "count"), 1);
+    assert_int_equal(STAT("queue", "ns"), 2000000);
+    assert_int_equal(STAT("compute_infer", "count"), 1);
+    assert_int_equal(STAT("compute_infer", "ns"), 1000000);
+    assert_int_equal(STAT("compute_input", "ns"), 0);
+    assert_int_equal(STAT("cache_hit", "count"), 0);
+#undef STAT
+    json_t *bs = json_object_get(ms, "batch_stats");
+    assert_int_equal(json_array_size(bs), 1);
+    json_t *b0 = json_array_get(bs, 0);
+    assert_int_equal(json_integer_value(json_object_get(b0, "batch_size")), 4);
+    json_t *ci = json_object_get(b0, "compute_infer");
+    assert_int_equal(json_integer_value(json_object_get(ci, "count")), 1);
+    assert_int_equal(json_integer_value(json_object_get(ci, "ns")), 1500000);
+    json_decref(j);
     free(text);
     avf_srv_metrics_destroy(&m);
 }
