@@ -2,6 +2,9 @@
  * kernels against the CPU ones (f32 exact and TF32, f16, bf16, f64). */
 #include "op_test_util.h"
 #include "ops/matmul.h"
+#include "ops/cpu/blas.h"
+
+#include <math.h>
 
 /* ---- host helpers: values travel as doubles, stored in any float dtype ---- */
 
@@ -256,6 +259,13 @@ static const gemm_case gemm_cases[] = {
     {5, 7, 9, 0, {0, 0}},      /* scalar C */
     {5, 7, 9, 1, {1}},
     {64, 33, 130, 2, {64, 33}},
+    /* one row or one column of Y: avf_cpu_sgemm's sgemv path (cpu/blas.c),
+     * also split over the threads when the vector is long */
+    {1, 7, 9, 2, {1, 7}},
+    {5, 1, 9, 1, {1}},
+    {1, 1, 9, -1, {0, 0}},
+    {1, 3000, 700, -1, {0, 0}},
+    {3000, 1, 700, 2, {3000, 1}},
     {3, 4, 0, 2, {3, 4}},      /* K = 0: beta * C */
     {3, 4, 0, -1, {0, 0}},     /* K = 0, no C: zeros */
 };
@@ -342,6 +352,59 @@ static void gemm_all(avf_dtype dt, int gpu, int tf32, double tol) {
     avf_test_env_free(&env);
 }
 
+/* avf_cpu_sgemm on vector shapes with beta 0 and C full of NaN: C is
+ * written, never read (the Conv, LSTM and MatMul kernels hand it pool
+ * memory); every transpose, C's leading dim wider than the row. */
+static void test_cpu_sgemm_vectors_beta0(void **state) {
+    (void)state;
+    static const int shapes[][3] = {{1, 37, 19}, {23, 1, 19}, {1, 1, 5}, {1, 2100, 600}};
+    uint64_t seed = 0xbe7a0;
+    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++)
+        for (int t = 0; t < 4; t++) {
+            const int m = shapes[si][0], n = shapes[si][1], k = shapes[si][2];
+            const int ta = t & 1, tb = (t >> 1) & 1, ldc = n + 3;
+            double *ad = rand_vals(AVF_DTYPE_F32, (int64_t)m * k, &seed);
+            double *bd = rand_vals(AVF_DTYPE_F32, (int64_t)k * n, &seed);
+            float *a = malloc((size_t)m * k * sizeof *a), *b = malloc((size_t)k * n * sizeof *b);
+            float *c = malloc((size_t)m * ldc * sizeof *c);
+            assert_non_null(a);
+            assert_non_null(b);
+            assert_non_null(c);
+            pack(AVF_DTYPE_F32, ad, (int64_t)m * k, a);
+            pack(AVF_DTYPE_F32, bd, (int64_t)k * n, b);
+            for (int i = 0; i < m * ldc; i++)
+                c[i] = NAN;
+            /* a is op(A) stored as m x k (ta 0) or k x m (ta 1), b likewise */
+            avf_cpu_sgemm(ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k,
+                          0.5f, a, ta ? m : k, b, tb ? k : n, 0.0f, c, ldc);
+            double worst = 0;
+            for (int i = 0; i < m; i++)
+                for (int j = 0; j < n; j++) {
+                    double want = 0, mag = 0; /* mag: the sum of |products|, the */
+                    for (int q = 0; q < k; q++) { /* scale of f32 rounding in a sum */
+                        double pq = (ta ? ad[q * m + i] : ad[i * k + q]) *
+                                    (tb ? bd[j * k + q] : bd[q * n + j]);
+                        want += pq;
+                        mag += fabs(pq);
+                    }
+                    want *= 0.5;
+                    double e = fabs(c[i * ldc + j] - want) / (0.5 * mag + 1e-30);
+                    worst = isnan(c[i * ldc + j]) ? INFINITY : (e > worst ? e : worst);
+                }
+            if (!(worst <= 1e-5))
+                print_message("sgemm %dx%dx%d trans %d: rel %g\n", m, n, k, t, worst);
+            assert_true(worst <= 1e-5);
+            for (int i = 0; i < m; i++) /* C's padding past n stays untouched */
+                for (int j = n; j < ldc; j++)
+                    assert_true(isnan(c[i * ldc + j]));
+            free(a);
+            free(b);
+            free(c);
+            free(ad);
+            free(bd);
+        }
+}
+
 static void test_gemm_cpu_f32(void **state) { (void)state; gemm_all(AVF_DTYPE_F32, 0, 0, 1e-5); }
 static void test_gemm_cpu_f64(void **state) { (void)state; gemm_all(AVF_DTYPE_F64, 0, 0, 1e-12); }
 static void test_gemm_cpu_f16(void **state) { (void)state; gemm_all(AVF_DTYPE_F16, 0, 0, 3e-3); }
@@ -418,6 +481,7 @@ int main(void) {
         cmocka_unit_test(test_matmul_shape_errors),
         cmocka_unit_test(test_matmul_op_errors),
         cmocka_unit_test(test_matmul_cpu_f32),
+        cmocka_unit_test(test_cpu_sgemm_vectors_beta0),
         cmocka_unit_test(test_matmul_cpu_f64),
         cmocka_unit_test(test_matmul_cpu_f16),
         cmocka_unit_test(test_matmul_cpu_bf16),
