@@ -40,6 +40,17 @@ static const conv_case conv_cases[] = {
     {"2d tiled columns", 0, 2, 1, 64, 2, 1, {88, 88}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0}, 1, 0, {0}},
     {"1d", 0, 1, 2, 3, 2, 1, {11}, {4}, {3}, {1}, {2}, {1}, {0}, 1, 0, {0}},
     {"1d dil", 0, 1, 1, 2, 3, 1, {16}, {3}, {1}, {4}, {4}, {4}, {0}, 0, 0, {0}},
+    /* few output positions: the direct dot products (cpu/conv_short.c):
+     * an STFT-like bank of an odd filter count, pads + dilation with a
+     * partial group of positions and a reduction that is not a multiple of
+     * 8, 2-D (im2col's columns transposed), one position, exactly 8 with 33
+     * filters (past a block of 32), many images over the threads */
+    {"short stft", 0, 1, 2, 1, 5, 1, {40}, {16}, {8}, {1}, {0}, {0}, {0}, 1, 0, {0}},
+    {"short pads dil", 0, 1, 3, 5, 7, 1, {6}, {3}, {1}, {2}, {2}, {1}, {0}, 1, 0, {0}},
+    {"short 2d", 0, 2, 2, 3, 9, 1, {5, 4}, {3, 3}, {2, 2}, {1, 1}, {1, 1}, {1, 1}, {0}, 0, 0, {0}},
+    {"short 1x1", 0, 1, 4, 20, 3, 1, {1}, {1}, {1}, {1}, {0}, {0}, {0}, 1, 0, {0}},
+    {"short 8 pos", 0, 1, 1, 17, 33, 1, {9}, {2}, {1}, {1}, {0}, {0}, {0}, 1, 0, {0}},
+    {"short many", 0, 1, 64, 16, 40, 1, {8}, {3}, {2}, {1}, {1}, {1}, {0}, 1, 0, {0}},
     {"3d", 0, 3, 1, 2, 3, 1, {4, 5, 3}, {2, 3, 2}, {1, 2, 1}, {1, 1, 1}, {0, 1, 1}, {1, 1, 0}, {0}, 1, 0, {0}},
     {"pointwise", 0, 2, 2, 5, 7, 1, {4, 6}, {1, 1}, {1, 1}, {1, 1}, {0, 0}, {0, 0}, {0}, 1, 0, {0}},
     {"same_upper", 0, 2, 1, 2, 3, 1, {6, 7}, {3, 3}, {2, 2}, {1, 1}, {0, 1}, {1, 1}, {0}, 1, AVF_AUTO_PAD_SAME_UPPER, {0}},

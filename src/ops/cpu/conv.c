@@ -1,6 +1,7 @@
 /* CPU Conv (im2col + sgemm) and ConvTranspose (sgemm + col2im).
  * Planar (1-D/2-D) depthwise convolutions and the planar im2col take the
- * fast paths of conv_direct.c.
+ * fast paths of conv_direct.c, planar ones with few output positions the
+ * direct dot products of conv_short.c.
  *
  * Everything is computed in f32 on 3 spatial dims (the geometry pads 1-D and
  * 2-D convolutions with unit dims). The column matrix is built for a tile of
@@ -116,6 +117,10 @@ static avf_status conv_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float 
         avf_cpu_conv_depthwise_f32(g, x, w, b, y);
         return AVF_OK;
     }
+    /* few output positions (Silero VAD's): direct dot products, bias
+     * included (cpu/conv_short.c says why not the GEMM) */
+    if (avf_cpu_conv_short_ok(g))
+        return avf_cpu_conv_short_f32(ctx, g, x, w, b, y);
     AVF_TRY(check_blas_dims("Conv", mg, kdim, ovol));
     /* im2col: the threads take chunks of the output positions (at least 32
      * of them), each thread with its own column tile; all tiles together

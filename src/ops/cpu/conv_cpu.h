@@ -26,6 +26,16 @@ void avf_cpu_conv_depthwise_f32(const avf_conv_geom *g, const float *x, const fl
                                 const float *b, float *y);
 void avf_cpu_im2col_planar(const avf_conv_geom *g, const float *x, int64_t cg, int64_t j0,
                            int64_t nj, float *col);
+/* Few output positions (cpu/conv_short.c): 1 when g is a planar group-1
+ * Conv with at most AVF_CPU_SHORT_MAX_POS output positions per image and a
+ * filter row of at most AVF_CPU_SHORT_MAX_KDIM taps (Silero VAD's); then
+ * conv_short_f32 computes y = conv(x, w) + b (b may be NULL) as direct dot
+ * products, all batches. */
+#define AVF_CPU_SHORT_MAX_POS 8
+#define AVF_CPU_SHORT_MAX_KDIM ((int64_t)1 << 16)
+int avf_cpu_conv_short_ok(const avf_conv_geom *g);
+avf_status avf_cpu_conv_short_f32(avf_op_ctx *ctx, const avf_conv_geom *g, const float *x,
+                                  const float *w, const float *b, float *y);
 /* ConvTranspose (in: X's spatial size, out: Y's): add the column rows
  * (c, kh, kw) of mg channels for input positions [j0, j0 + nj) into y. */
 void avf_cpu_col2im_planar(const avf_conv_geom *g, const float *col, int64_t mg, int64_t j0,
