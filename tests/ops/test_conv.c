@@ -35,6 +35,11 @@ static const conv_case conv_cases[] = {
     {"2d depthwise s3 asym", 0, 2, 1, 2, 2, 2, {10, 29}, {3, 5}, {3, 3}, {1, 2}, {0, 2}, {2, 0}, {0}, 1, 0, {0}},
     {"2d depthwise big pad", 0, 2, 1, 2, 2, 2, {3, 4}, {3, 3}, {1, 1}, {1, 1}, {3, 3}, {3, 3}, {0}, 0, 0, {0}},
     {"1d depthwise", 0, 1, 2, 4, 4, 4, {29}, {5}, {1}, {1}, {2}, {2}, {0}, 1, 0, {0}},
+    /* unit column stride: blocks of 8 outputs in registers between the
+     * padded edges (37 and 40 wide: full blocks, a partial one, edges), row
+     * strides 1 and 2, a row dilation, asymmetric column pads */
+    {"2d depthwise s1 wide", 0, 2, 2, 3, 3, 3, {7, 37}, {3, 5}, {1, 1}, {1, 1}, {1, 2}, {1, 1}, {0}, 1, 0, {0}},
+    {"2d depthwise s(2,1)", 0, 2, 1, 4, 4, 4, {9, 40}, {5, 5}, {2, 1}, {2, 1}, {4, 3}, {4, 1}, {0}, 1, 0, {0}},
     /* more columns than one im2col tile holds (4 Mi floats / 576 rows = 7281
      * positions of 7744): tiles that start and end inside an output row */
     {"2d tiled columns", 0, 2, 1, 64, 2, 1, {88, 88}, {3, 3}, {1, 1}, {1, 1}, {1, 1}, {1, 1}, {0}, 1, 0, {0}},
