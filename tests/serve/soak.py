@@ -144,6 +144,10 @@ def main():
     ap.add_argument("--out", default="")
     a = ap.parse_args()
     lines = []
+    # the tree and time at the start: the binary under test is the one built then
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    started = time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())
 
     def say(x):
         print(x, flush=True)
@@ -225,10 +229,9 @@ def main():
         ok &= bool(cond)
     if a.out:
         os.makedirs(os.path.dirname(a.out) or ".", exist_ok=True)
-        commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                                capture_output=True, text=True).stdout.strip()
         head = [f"# avflow serve soak, device {a.device}, {os.cpu_count()} CPUs, "
-                f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, commit {commit}",
+                f"{started} - {time.strftime('%H:%M UTC', time.gmtime())}, commit {commit} "
+                f"(HEAD at the start)",
                 "# command: " + " ".join(sys.argv)]
         with open(a.out, "w") as f:
             f.write("\n".join(head + lines) + "\n")
