@@ -277,6 +277,12 @@ static void check_binary(avf_binary_op op, avf_dtype da, avf_dtype db, const sha
         }
         if (ew_is_float(od)) {
             assert_rel_err_below(ew_err(od, cpu, want, n), tol_for(od));
+            /* f32 Add/Sub/Mul (binary_f32.c's loops where strides allow):
+             * exactly the double result rounded once to float */
+            if (od == AVF_DTYPE_F32 && da == AVF_DTYPE_F32 && db == AVF_DTYPE_F32 &&
+                (op == AVF_BINARY_ADD || op == AVF_BINARY_SUB || op == AVF_BINARY_MUL))
+                for (int64_t i = 0; i < n; i++)
+                    assert_true(((const float *)cpu)[i] == (float)want[i]);
         } else {
             for (int64_t i = 0; i < n; i++) {
                 if (ew_get(od, cpu, i) != want[i])

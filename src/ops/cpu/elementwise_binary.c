@@ -93,7 +93,20 @@ static avf_status ew_iterate(const ew_row *r) {
         return AVF_OK;                                                                       \
     }
 
-DEFINE_FLOAT_BINARY(row_f32, float, double, LD_ID, ST_F32)
+DEFINE_FLOAT_BINARY(row_f32_any, float, double, LD_ID, ST_F32)
+
+/* f32: Add/Sub/Mul over contiguous or scalar operands take binary_f32.c's
+ * vector loops (same results), the rest the generic row. */
+static avf_status row_f32(const ew_row *r, int64_t n, const int64_t *off, int64_t oo) {
+    const int64_t sa = r->bc->strides[0][r->bc->ndim - 1];
+    const int64_t sb = r->bc->strides[1][r->bc->ndim - 1];
+    if (r->out->dtype == AVF_DTYPE_F32 &&
+        avf_cpu_binary_f32_fast(r->op, (const float *)r->in[0]->data + off[0], sa,
+                                (const float *)r->in[1]->data + off[1], sb,
+                                (float *)r->out->data + oo, n))
+        return AVF_OK;
+    return row_f32_any(r, n, off, oo);
+}
 DEFINE_FLOAT_BINARY(row_f64, double, double, LD_ID, LD_ID)
 DEFINE_FLOAT_BINARY(row_f16, uint16_t, float, LD_F16, ST_F16)
 DEFINE_FLOAT_BINARY(row_bf16, uint16_t, float, LD_BF16, ST_BF16)

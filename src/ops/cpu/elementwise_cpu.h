@@ -8,6 +8,10 @@
 
 avf_status avf_cpu_unary(const avf_unary_params *p, const avf_tensor *x, avf_tensor *y);
 avf_status avf_cpu_cast(const avf_tensor *x, avf_tensor *y);
+/* binary_f32.c: one f32 row of Add/Sub/Mul when the innermost strides are
+ * (1, 1), (1, 0) or (0, 1); returns 0 (nothing written) otherwise. */
+int avf_cpu_binary_f32_fast(avf_binary_op op, const float *a, int64_t sa, const float *b,
+                            int64_t sb, float *o, int64_t n);
 avf_status avf_cpu_binary(avf_binary_op op, const avf_ew_bcast *bc, const avf_tensor *a,
                           const avf_tensor *b, avf_tensor *out);
 avf_status avf_cpu_where(const avf_ew_bcast *bc, const avf_tensor *cond, const avf_tensor *x,
