@@ -142,6 +142,15 @@ static int is_default_domain(const char *d) {
 
 static avf_status compile_graph(avf_exec_model *em, const avf_graph *g, avf_exec_graph **out);
 
+/* Once per node at compile time: the op's params from the node's attributes. */
+static avf_status prepare_node(avf_exec_node *en, const avf_graph_node *n) {
+    /* aligned for any params struct (max_align_t) */
+    if (!(en->params = aligned_alloc(alignof(max_align_t), AVF_EXEC_PARAMS_MAX)))
+        return oom();
+    memset(en->params, 0, AVF_EXEC_PARAMS_MAX);
+    return en->op->prepare(n, en->opset, en->params);
+}
+
 static avf_status compile_node(avf_exec_model *em, avf_exec_graph *eg, int i) {
     const avf_graph *g = eg->g;
     const avf_graph_node *n = &g->nodes[i];
@@ -150,8 +159,16 @@ static avf_status compile_node(avf_exec_model *em, avf_exec_graph *eg, int i) {
     en->opset = avf_graph_get_opset(g, n->domain);
     en->op = avf_exec_find(n->domain, n->op_type);
     en->kind = AVF_EXEC_NODE_OP;
-    if (!is_default_domain(n->domain) || !n->supported)
+    if (!n->supported)
         return AVF_OK; /* fails when reached */
+    if (!is_default_domain(n->domain)) {
+        /* the internal domain's nodes (the passes' fused ops) are prepared
+         * here like the rest: preparing at every run parsed their attributes
+         * and looked their inner op up by name each time */
+        if (en->op && en->op->prepare)
+            return prepare_node(en, n);
+        return AVF_OK; /* an unknown domain fails when reached */
+    }
     if (strcmp(n->op_type, "Constant") == 0) {
         en->kind = AVF_EXEC_NODE_CONST;
         avf_tensor t;
@@ -179,13 +196,8 @@ static avf_status compile_node(avf_exec_model *em, avf_exec_graph *eg, int i) {
             AVF_TRY(compile_graph(em, a->g, &en->sub[b]));
         }
     }
-    if (en->op && en->op->prepare) {
-        /* aligned for any params struct (max_align_t) */
-        if (!(en->params = aligned_alloc(alignof(max_align_t), AVF_EXEC_PARAMS_MAX)))
-            return oom();
-        memset(en->params, 0, AVF_EXEC_PARAMS_MAX);
-        AVF_TRY(en->op->prepare(n, en->opset, en->params));
-    }
+    if (en->op && en->op->prepare)
+        return prepare_node(en, n);
     return AVF_OK;
 }
 

@@ -17,9 +17,9 @@
  * The convolution and the product are delegated to the Conv and MatMul exec
  * ops, so their attribute rules and shape checks are the same ones.
  *
- * Params are prepared lazily when the executor did not call prepare (it
- * prepares only default-domain nodes): infer sees `prepared` == 0 and reads
- * the node itself.
+ * The executor prepares these nodes at compile time like any other;
+ * infer still prepares when it sees `prepared` == 0 (a caller that runs an
+ * op without compiling a graph).
  */
 #include <stddef.h>
 #include <string.h>
