@@ -92,8 +92,8 @@ static void test_softmax(void **s) {
 /* The CPU's 8-wide exp (cpu/softmax.c) on a contiguous line of 1003 values
  * from -100 to 0 (max 0: exps from 1 down past f32's range, a partial last
  * vector): each probability within 4e-7 of the double reference where it is
- * above 1e-30, and 0 where e^t is below FLT_MIN; and a NaN anywhere makes
- * the line NaN, as in the scalar path. */
+ * above 1e-30, and 0 where e^t is below FLT_MIN; a NaN anywhere makes the
+ * line NaN, as in the scalar path, and so does a line of -inf only. */
 static void test_softmax_exp_accuracy(void **s) {
     (void)s;
     enum { N = 1003 };
@@ -122,6 +122,14 @@ static void test_softmax_exp_accuracy(void **s) {
     assert_true(worst <= 4e-7);
     free(y);
     x[517] = NAN;
+    y = run_softmax(&env.cpu_ctx, &p, AVF_DTYPE_F32, 1, shape, x);
+    for (int i = 0; i < N; i++)
+        assert_true(isnan(y[i]));
+    free(y);
+    /* every value -inf: the max is -inf, 0/0 for every element (NaN), as
+     * the scalar path and numpy give */
+    for (int i = 0; i < N; i++)
+        x[i] = -INFINITY;
     y = run_softmax(&env.cpu_ctx, &p, AVF_DTYPE_F32, 1, shape, x);
     for (int i = 0; i < N; i++)
         assert_true(isnan(y[i]));

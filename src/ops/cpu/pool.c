@@ -72,9 +72,9 @@ static void pool_f32(const avf_pool_params *p, const avf_conv_geom *g, const flo
 /* Planar (depth 1), undilated pools without MaxPool's Indices: each output
  * clips its window to the input once, then loops over the taps inside, with
  * no per-tap bounds test, index division or Indices bookkeeping. The same
- * values as pool_f32 (its summation order, its NaN rule for max), ~8x fewer
- * instructions per tap: PP-OCR cls's stem MaxPool and AveragePools were
- * most of pool_f32's 16 % of that model's CPU time (perf, 2-core EPYC). */
+ * values as pool_f32 (its summation order, its NaN rule for max), far fewer
+ * instructions per tap: PP-OCR cls's stem MaxPool was most of pool_f32's
+ * 16 % of that model's CPU time (perf, 2-core EPYC). */
 static int is_fast_2d(const avf_conv_geom *g, const int64_t *ind) {
     return !ind && g->in[0] == 1 && g->k[0] == 1 && g->out[0] == 1 && g->pad_b[0] == 0 &&
            g->pad_e[0] == 0 && g->dil[0] == 1 && g->dil[1] == 1 && g->dil[2] == 1;
@@ -156,9 +156,8 @@ static void pool_part(void *v, int64_t lo, int64_t hi, int slot) {
     int64_t ivol = j->g->in[0] * j->g->in[1] * j->g->in[2];
     for (int64_t nc = lo; nc < hi; nc++) {
         const float *xp = j->x + nc * ivol;
-        /* eight running sums in double: one sum was a chain of dependent
-         * adds (4 cycles each), 17 % of PP-OCR cls on the CPU with its SE
-         * blocks' GlobalAveragePools (perf, 2-core EPYC) */
+        /* eight running sums in double, as the reduce kernel's Sum/Mean:
+         * one sum is a chain of dependent adds (4 cycles each) */
         double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         int64_t i = 0;
         for (; i + 8 <= ivol; i += 8)

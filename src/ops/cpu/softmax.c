@@ -102,7 +102,7 @@ AVF_CPU_TARGET_AVX2 static double exp_store_avx2(const float *x, float *y, int64
 
 /* A contiguous line (inner == 1, the usual last-axis softmax): each exp is
  * computed once, in f32 (the 8-wide exp above, expf for the tail and for
- * lines with a NaN), stored into y and summed, then scaled; the max and NaN
+ * lines with a NaN or an infinite max), stored into y and summed, then scaled; the max and NaN
  * propagation are the strided version's. The log form never needs the exps
  * stored. */
 static void softmax_f32_contig(const float *x, float *y, int64_t n, int is_log) {
@@ -111,7 +111,9 @@ static void softmax_f32_contig(const float *x, float *y, int64_t n, int is_log) 
         if (x[k] > mx || isnan(x[k]))
             mx = x[k];
     double sum = 0.0;
-    if (!is_log && !isnan(mx) && mx != INFINITY) {
+    /* a finite max: the exps' arguments are <= 0 and no NaN (an all -inf
+     * line's would be NaN, which the vector exp does not carry) */
+    if (!is_log && isfinite(mx)) {
 #if AVF_CPU_X86
         sum = avf_cpu_has_avx2() ? exp_store_avx2(x, y, n, mx) : exp_store_base(x, y, n, mx);
 #else
