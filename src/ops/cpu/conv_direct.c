@@ -40,8 +40,6 @@ static void valid_cols(int64_t w, int64_t ow_n, int64_t s, int64_t off, int64_t 
 
 /* ---------------------------------------------------------------- depthwise */
 
-typedef float v8f __attribute__((vector_size(32)));
-
 /* Unit column stride and dilation: blocks of NB x 8 outputs whose taps are
  * all inside the row keep their sums in NB registers over every tap (one
  * store per output, not one load + store per tap as below: the per-tap
@@ -49,15 +47,15 @@ typedef float v8f __attribute__((vector_size(32)));
  * the row allows: one accumulator would be a chain of dependent FMAs. */
 #define DW_BLOCK(NB)                                                                     \
     do {                                                                                 \
-        v8f acc[NB];                                                                     \
+        avf_v8f acc[NB];                                                                     \
         for (int q = 0; q < (NB); q++)                                                   \
-            acc[q] = (v8f){0} + bias;                                                    \
+            acc[q] = (avf_v8f){0} + bias;                                                    \
         for (int64_t kh = kh_lo; kh < kh_hi; kh++) {                                     \
             const float *xr = x + (ih0 + kh * dh) * iw_n + ow - pw;                      \
             const float *wr = w + kh * kw_n;                                             \
             for (int64_t kw = 0; kw < kw_n; kw++) {                                      \
                 for (int q = 0; q < (NB); q++) {                                         \
-                    v8f xv;                                                              \
+                    avf_v8f xv;                                                              \
                     memcpy(&xv, xr + kw + 8 * q, sizeof xv);                             \
                     acc[q] += wr[kw] * xv;                                               \
                 }                                                                        \

@@ -24,13 +24,9 @@
 #include "ops/cpu/parallel.h"
 #include "ops/cpu/simd.h"
 
-typedef float v8 __attribute__((vector_size(32)));
+#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(avf_v8f))
 
-/* by pointer, not by value: a 32-byte vector in a baseline function's
- * signature would change the ABI (GCC's -Wpsabi) */
-#define LOAD8(dst, p) memcpy(&(dst), (p), sizeof(v8))
-
-AVF_CPU_INLINE float hsum8(const v8 *v) {
+AVF_CPU_INLINE float hsum8(const avf_v8f *v) {
     return (((*v)[0] + (*v)[4]) + ((*v)[1] + (*v)[5])) + (((*v)[2] + (*v)[6]) + ((*v)[3] + (*v)[7]));
 }
 
@@ -48,13 +44,13 @@ AVF_CPU_INLINE void dots_body(const float *restrict w, int64_t kdim, int64_t c0,
             const float *x[4];
             for (int q = 0; q < 4; q++)
                 x[q] = pt + (p0 + (q < nq ? q : 0)) * kdim; /* spare lanes repeat row 0 */
-            v8 a0[4] = {{0}}, a1[4] = {{0}};
+            avf_v8f a0[4] = {{0}}, a1[4] = {{0}};
             for (int64_t r = 0; r < k8; r += 8) {
-                v8 u0, u1;
+                avf_v8f u0, u1;
                 LOAD8(u0, w0 + r);
                 LOAD8(u1, w1 + r);
                 for (int q = 0; q < 4; q++) {
-                    v8 xv;
+                    avf_v8f xv;
                     LOAD8(xv, x[q] + r);
                     a0[q] += u0 * xv;
                     a1[q] += u1 * xv;

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "ops/cpu/conv_cpu.h"
 #include "ops/cpu/parallel.h"
+#include "ops/cpu/reduce_cpu.h"
 
 /* The planes [nc0, nc1) of the n * c planes. */
 static void pool_f32(const avf_pool_params *p, const avf_conv_geom *g, const float *x, float *y,
@@ -156,18 +157,7 @@ static void pool_part(void *v, int64_t lo, int64_t hi, int slot) {
     int64_t ivol = j->g->in[0] * j->g->in[1] * j->g->in[2];
     for (int64_t nc = lo; nc < hi; nc++) {
         const float *xp = j->x + nc * ivol;
-        /* eight running sums in double, as the reduce kernel's Sum/Mean:
-         * one sum is a chain of dependent adds (4 cycles each) */
-        double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t i = 0;
-        for (; i + 8 <= ivol; i += 8)
-            for (int q = 0; q < 8; q++)
-                acc[q] += xp[i + q];
-        for (; i < ivol; i++)
-            acc[0] += xp[i];
-        const double sum = ((acc[0] + acc[4]) + (acc[1] + acc[5])) +
-                           ((acc[2] + acc[6]) + (acc[3] + acc[7]));
-        j->y[nc] = (float)(sum / (double)ivol);
+        j->y[nc] = (float)(avf_cpu_sum8_f32(xp, ivol) / (double)ivol);
     }
 }
 

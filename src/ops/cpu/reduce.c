@@ -67,17 +67,7 @@ static void fold_run_f(avf_reduce_kind kind, avf_dtype dt, const void *x, int64_
                        double *a) {
     double acc = *a;
     if (dt == AVF_DTYPE_F32 && (kind == AVF_REDUCE_SUM || kind == AVF_REDUCE_MEAN) && n >= 16) {
-        /* eight running sums: one was a chain of dependent double adds, 11 %
-         * of PP-OCR cls on the CPU (its GlobalAveragePools; perf, 2-core EPYC) */
-        const float *p = (const float *)x + off;
-        double s8[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t i = 0;
-        for (; i + 8 <= n; i += 8)
-            for (int q = 0; q < 8; q++)
-                s8[q] += p[i + q];
-        for (; i < n; i++)
-            s8[0] += p[i];
-        *a = acc + (((s8[0] + s8[4]) + (s8[1] + s8[5])) + ((s8[2] + s8[6]) + (s8[3] + s8[7])));
+        *a = acc + avf_cpu_sum8_f32((const float *)x + off, n);
         return;
     }
     if (dt == AVF_DTYPE_F32) {

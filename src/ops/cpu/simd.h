@@ -22,6 +22,13 @@
 
 #define AVF_CPU_INLINE static inline __attribute__((always_inline))
 
+/* 8 floats / ints as GCC vector extensions: one AVX2 register in the AVX2
+ * instantiation, two SSE halves in the baseline one. Pass them by pointer
+ * or through memory, never by value: a 32-byte vector in a baseline
+ * function's signature changes the ABI (-Wpsabi). */
+typedef float avf_v8f __attribute__((vector_size(32)));
+typedef int avf_v8i __attribute__((vector_size(32)));
+
 /* 1 when this CPU runs AVX2 and FMA (and AVF_CPU_ISA is not "base", which
  * forces the plain kernels, e.g. to test them on an AVX2 machine). */
 int avf_cpu_has_avx2(void);

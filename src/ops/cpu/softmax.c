@@ -35,21 +35,18 @@ static void softmax_f32_line(const float *x, float *y, int64_t n, int64_t inner,
  * Within a few ulps of expf. Why: PP-OCR rec's last Softmax (40 x 6625)
  * was 6.5 % of its CPU run through scalar expf (perf, 2-core EPYC). GCC
  * vector extensions: AVX2 + FMA in the AVX2 build, two SSE halves else. */
-typedef float v8f __attribute__((vector_size(32)));
-typedef int v8i __attribute__((vector_size(32)));
-
 AVF_CPU_INLINE void exp8_nonpos(const float *restrict t, float *restrict e) {
-    v8f x;
+    avf_v8f x;
     memcpy(&x, t, sizeof x);
-    const v8i under = x < -87.0f; /* lanes of -1 where true */
-    x = (v8f)(((v8i)x & ~under) | ((v8i)((v8f){0} - 87.0f) & under)); /* vector casts keep bits */
+    const avf_v8i under = x < -87.0f; /* lanes of -1 where true */
+    x = (avf_v8f)(((avf_v8i)x & ~under) | ((avf_v8i)((avf_v8f){0} - 87.0f) & under)); /* vector casts keep bits */
     /* k = round(x / ln2): x <= 0, so truncating x / ln2 - 0.5 toward zero */
-    const v8i k = __builtin_convertvector(x * 1.44269504f - 0.5f, v8i);
-    const v8f kk = __builtin_convertvector(k, v8f);
+    const avf_v8i k = __builtin_convertvector(x * 1.44269504f - 0.5f, avf_v8i);
+    const avf_v8f kk = __builtin_convertvector(k, avf_v8f);
     /* r = x - k ln2 in two steps (Cody-Waite): the first constant has 14
      * significant bits, so k * it is exact for |k| <= 126 */
-    const v8f r = (x - kk * 0.693145751953125f) - kk * 1.428606765330187e-06f;
-    v8f p = (v8f){0} + 1.0f / 5040.0f;
+    const avf_v8f r = (x - kk * 0.693145751953125f) - kk * 1.428606765330187e-06f;
+    avf_v8f p = (avf_v8f){0} + 1.0f / 5040.0f;
     p = p * r + 1.0f / 720.0f;
     p = p * r + 1.0f / 120.0f;
     p = p * r + 1.0f / 24.0f;
@@ -57,8 +54,8 @@ AVF_CPU_INLINE void exp8_nonpos(const float *restrict t, float *restrict e) {
     p = p * r + 0.5f;
     p = p * r + 1.0f;
     p = p * r + 1.0f;
-    const v8f two_k = (v8f)((k + 127) << 23); /* 2^k, k >= -126: a normal float */
-    const v8f out = (v8f)((v8i)(p * two_k) & ~under);
+    const avf_v8f two_k = (avf_v8f)((k + 127) << 23); /* 2^k, k >= -126: a normal float */
+    const avf_v8f out = (avf_v8f)((avf_v8i)(p * two_k) & ~under);
     memcpy(e, &out, sizeof out);
 }
 
